@@ -1,0 +1,146 @@
+/*
+ * mod_vhostfcgi.h - what the module's files share.
+ *
+ * The module is mod_proxy's handler for the fcgi scheme (a drop-in for
+ * mod_proxy_fcgi).  Its parts, one file each:
+ *
+ *   mod_vhostfcgi.c   glue: configuration, directives, hooks
+ *   vf_proxy.c        the mod_proxy scheme and canon handlers
+ *   vf_env.c          the CGI/1.1 environment sent as FCGI_PARAMS
+ *   vf_body.c         the client's request body: prefetch, length, spool
+ *   vf_exchange.c     one FastCGI request/response on a connected socket
+ *   vf_response.c     the CGI response header block mapped onto the request
+ *   fcgi_proto.c      the wire format (no httpd types)
+ */
+#ifndef MOD_VHOSTFCGI_H
+#define MOD_VHOSTFCGI_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "ap_expr.h"
+#include "apr_buckets.h"
+#include "apr_network_io.h"
+
+#include "fcgi_proto.h"
+
+extern module AP_MODULE_DECLARE_DATA vhostfcgi_module;
+
+#define VF_SCHEME "FCGI"
+
+/* ------------------------------------------------------------------ */
+/* Per-directory configuration                                         */
+/* ------------------------------------------------------------------ */
+
+/* mod_proxy_fcgi's ProxyFCGIBackendType, with the same meaning: FPM (the
+ * default) leaves "proxy:fcgi://host:port" in SCRIPT_FILENAME for php-fpm
+ * to strip; GENERIC strips it here. */
+typedef enum {
+    VF_BACKEND_UNSET = 0,
+    VF_BACKEND_FPM,
+    VF_BACKEND_GENERIC
+} vf_backend_type;
+
+/* One ProxyFCGISetEnvIf line. */
+typedef struct {
+    ap_expr_info_t *cond;
+    ap_expr_info_t *subst;      /* NULL in unset ("!NAME") mode */
+    const char *name;
+} vf_env_fixup;
+
+typedef struct {
+    vf_backend_type backend_type;
+    apr_array_header_t *env_fixups;     /* of vf_env_fixup */
+} vf_dir_conf;
+
+/* ------------------------------------------------------------------ */
+/* vf_body.c - the request body                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The body is read before the backend is contacted, as far as it can be
+ * without waiting, so that a pooled connection is used the moment it is
+ * taken, and so that CONTENT_LENGTH is always right: PHP reads exactly
+ * CONTENT_LENGTH bytes of FCGI_STDIN, so a chunked body without one would
+ * reach the script empty.
+ */
+typedef struct {
+    apr_bucket_brigade *bb;     /* what has been read and not yet sent */
+    apr_off_t length;           /* CONTENT_LENGTH to announce, -1: none */
+    int complete;               /* bb ends with EOS: nothing left to read */
+} vf_body;
+
+/* Prepares b; returns OK or an HTTP error status (413, 400, 500...). */
+int vf_body_prepare(request_rec *r, vf_body *b);
+
+/* ------------------------------------------------------------------ */
+/* vf_env.c - FCGI_PARAMS                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Fills r->subprocess_env with the CGI/1.1 variables for this request and
+ * encodes them, followed by the empty record ending the stream, as
+ * FCGI_PARAMS records into *out (allocated from r->pool).
+ */
+apr_status_t vf_env_encode(request_rec *r, const vf_dir_conf *dc,
+                           const vf_body *body, unsigned request_id,
+                           struct iovec *out);
+
+/* ------------------------------------------------------------------ */
+/* vf_response.c - CGI response headers onto request_rec               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Applies a parsed header block to r as httpd's CGI support does (Status,
+ * Content-Type, Location, Last-Modified, Set-Cookie kept apart, the rest
+ * merged into err_headers_out).  Returns OK, or an HTTP status the response
+ * must be replaced by: 304/412 from the request's conditions, or 502 for a
+ * Status the application got wrong (*why says what).
+ */
+int vf_response_apply(request_rec *r, const struct fcgi_cgi_headers *h,
+                      const char **why);
+
+/* ------------------------------------------------------------------ */
+/* vf_exchange.c - one request/response on a connected socket          */
+/* ------------------------------------------------------------------ */
+
+typedef enum {
+    VF_OUT_OK = 0,          /* answered; response passed to the client */
+    VF_OUT_REFUSED,         /* the request never reached the backend */
+    VF_OUT_STALE,           /* a reused connection was already closed:
+                             * nothing of the request was consumed, so it
+                             * may be retried on a fresh connection */
+    VF_OUT_FAILED,          /* failed before any response went to the
+                             * client: status says which error to send */
+    VF_OUT_BROKEN,          /* failed after the response began: the client
+                             * connection was aborted */
+    VF_OUT_OVERLOADED,      /* the backend said FCGI_OVERLOADED */
+    VF_OUT_CLIENT_GONE      /* the client went away */
+} vf_outcome;
+
+typedef struct {
+    /* in */
+    request_rec *r;
+    apr_socket_t *sock;
+    const char *backend;        /* the backend's name, for the error log */
+    apr_interval_time_t timeout;
+    int keep_conn;              /* ask for FCGI_KEEP_CONN */
+    int reused;                 /* the connection served a request before */
+    vf_body *body;
+    struct iovec params;        /* from vf_env_encode */
+    /* out */
+    int status;                 /* HTTP status for VF_OUT_FAILED */
+    int reusable;               /* the connection may serve another request */
+    const char *redirect;       /* VF_OUT_OK: a local Location to serve */
+    int die_status;             /* VF_OUT_OK: ProxyErrorOverride's status */
+} vf_exchange;
+
+vf_outcome vf_exchange_run(vf_exchange *x);
+
+/* ------------------------------------------------------------------ */
+/* vf_proxy.c                                                          */
+/* ------------------------------------------------------------------ */
+
+void vf_proxy_register_hooks(apr_pool_t *p);
+
+#endif /* MOD_VHOSTFCGI_H */

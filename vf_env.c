@@ -1,0 +1,152 @@
+/*
+ * vf_env.c - the CGI/1.1 environment, sent as the FCGI_PARAMS stream.
+ *
+ * httpd's own ap_add_common_vars/ap_add_cgi_vars build the variables (so
+ * they match mod_cgi and mod_proxy_fcgi exactly, including dropping the
+ * Proxy request header against httpoxy); ProxyFCGISetEnvIf adjusts them;
+ * fcgi_proto.c encodes them.
+ */
+#include "mod_vhostfcgi.h"
+
+#include "util_script.h"
+#include "apr_strings.h"
+
+/* ProxyFCGISetEnvIf, evaluated in configuration order. */
+static apr_status_t apply_fixups(request_rec *r, const vf_dir_conf *dc)
+{
+    const vf_env_fixup *fx = (const vf_env_fixup *)dc->env_fixups->elts;
+    int i;
+
+    for (i = 0; i < dc->env_fixups->nelts; i++) {
+        ap_regmatch_t m[AP_MAX_REG_MATCH];
+        const char *src = NULL, *err = NULL, *val;
+        int rc = ap_expr_exec_re(r, fx[i].cond, AP_MAX_REG_MATCH, m, &src,
+                                 &err);
+
+        if (rc < 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10620)
+                          "ProxyFCGISetEnvIf: condition for %s failed: %s",
+                          fx[i].name, err);
+            return APR_EGENERAL;
+        }
+        if (rc == 0) {
+            continue;
+        }
+        if (!fx[i].subst) {
+            apr_table_unset(r->subprocess_env, fx[i].name + 1);
+            continue;
+        }
+        val = ap_expr_str_exec_re(r, fx[i].subst, AP_MAX_REG_MATCH, m, &src,
+                                  &err);
+        if (err) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, APLOGNO(10621)
+                          "ProxyFCGISetEnvIf: value for %s failed: %s",
+                          fx[i].name, err);
+            continue;
+        }
+        apr_table_setn(r->subprocess_env, fx[i].name, val);
+    }
+    return APR_SUCCESS;
+}
+
+/*
+ * mod_proxy leaves "proxy:fcgi://host:port/path" in r->filename.  php-fpm
+ * strips that prefix itself, so in FPM mode (the default) it is sent as it
+ * is, exactly as mod_proxy_fcgi does; GENERIC backends get the path alone.
+ * Balancer URLs never name a real host, so their prefix always goes.
+ */
+static void fix_filename(request_rec *r, const vf_dir_conf *dc)
+{
+    char *name = NULL;
+
+    if (!r->filename) {
+        return;
+    }
+    if (!strncmp(r->filename, "proxy:balancer://", 17)) {
+        name = apr_pstrdup(r->pool, r->filename + 17);
+    }
+    if (dc->backend_type == VF_BACKEND_GENERIC) {
+        if (!strncmp(r->filename, "proxy:fcgi://", 13)) {
+            name = apr_pstrdup(r->pool, r->filename + 13);
+        }
+        if (name && r->args && *r->args) {
+            char *q = strrchr(name, '?');
+
+            if (q && !strcmp(q + 1, r->args)) {
+                *q = '\0';
+            }
+        }
+    }
+    if (name) {
+        r->filename = ap_strchr(name, '/');
+    }
+}
+
+/* The whole PARAMS stream, cut into records, plus the empty record. */
+static apr_status_t encode_table(request_rec *r, const apr_table_t *env,
+                                 unsigned request_id, struct iovec *out)
+{
+    const apr_array_header_t *arr = apr_table_elts(env);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    size_t pairs_len = 0, pos = 0, rec_len;
+    uint8_t *pairs, *records;
+    int i;
+
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key && e[i].val) {
+            pairs_len += fcgi_nv_len(strlen(e[i].key), strlen(e[i].val));
+        }
+    }
+    pairs = apr_palloc(r->pool, pairs_len ? pairs_len : 1);
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key && e[i].val) {
+            pos += fcgi_nv_encode(pairs + pos, pairs_len - pos,
+                                  e[i].key, strlen(e[i].key),
+                                  e[i].val, strlen(e[i].val));
+        }
+    }
+    rec_len = fcgi_stream_records_len(pos, FCGI_MAX_ALIGNED_LEN);
+    records = apr_palloc(r->pool, rec_len + FCGI_HEADER_LEN);
+    fcgi_stream_records_encode(records, FCGI_PARAMS, request_id, pairs, pos,
+                               FCGI_MAX_ALIGNED_LEN);
+    fcgi_header_encode(records + rec_len, FCGI_PARAMS, request_id, 0, 0);
+    out->iov_base = records;
+    out->iov_len = rec_len + FCGI_HEADER_LEN;
+    return APR_SUCCESS;
+}
+
+apr_status_t vf_env_encode(request_rec *r, const vf_dir_conf *dc,
+                           const vf_body *body, unsigned request_id,
+                           struct iovec *out)
+{
+    apr_status_t rv;
+
+    fix_filename(r, dc);
+    ap_add_common_vars(r);
+    ap_add_cgi_vars(r);
+
+    /* The length the backend will really read, whatever the client said. */
+    if (body->length >= 0) {
+        apr_table_setn(r->subprocess_env, "CONTENT_LENGTH",
+                       apr_off_t_toa(r->pool, body->length));
+        apr_table_unset(r->subprocess_env, "HTTP_TRANSFER_ENCODING");
+    }
+    else {
+        apr_table_unset(r->subprocess_env, "CONTENT_LENGTH");
+    }
+
+    if ((rv = apply_fixups(r, dc)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (APLOGrtrace8(r)) {
+        const apr_array_header_t *arr = apr_table_elts(r->subprocess_env);
+        const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+        int i;
+
+        for (i = 0; i < arr->nelts; i++) {
+            ap_log_rerror(APLOG_MARK, APLOG_TRACE8, 0, r,
+                          "FastCGI param %s=%s", e[i].key, e[i].val);
+        }
+    }
+    return encode_table(r, r->subprocess_env, request_id, out);
+}

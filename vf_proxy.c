@@ -1,0 +1,260 @@
+/*
+ * vf_proxy.c - mod_proxy's handler for the fcgi scheme.
+ *
+ * Everything written for mod_proxy_fcgi keeps working: SetHandler
+ * "proxy:unix:...|fcgi://...", ProxyPass, ProxyPassMatch, RewriteRule [P],
+ * balancer:// members, worker parameters.  mod_proxy finds the worker and
+ * hands over its connection; vf_exchange.c does the FastCGI part.
+ */
+#include "mod_vhostfcgi.h"
+#include "mod_proxy.h"
+
+#include "http_core.h"
+#include "http_request.h"
+#include "apr_strings.h"
+
+/* Set by canon when proxy-fcgi-pathinfo=full asks for a directory walk. */
+#define VF_NOTE_DIRWALK "vhostfcgi-dirwalk"
+
+/* ------------------------------------------------------------------ */
+/* URL canonicalisation                                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The proxy-fcgi-pathinfo variable, as mod_proxy_fcgi defines it: how the
+ * path after the script is split off into PATH_INFO.
+ */
+static void split_path_info(request_rec *r, char *path, const char *how)
+{
+    char *dot, *slash;
+
+    if (!strcasecmp(how, "full")) {
+        apr_table_setn(r->notes, VF_NOTE_DIRWALK, "1");
+        ap_unescape_url_keep2f(path, 0);
+        return;
+    }
+    if (!strcasecmp(how, "first-dot") || !strcasecmp(how, "last-dot")) {
+        dot = how[0] == 'f' || how[0] == 'F' ? ap_strchr(path, '.')
+                                             : ap_strrchr(path, '.');
+        if (dot && (slash = ap_strchr(dot, '/'))) {
+            r->path_info = apr_pstrdup(r->pool, slash);
+            ap_unescape_url_keep2f(r->path_info, 0);
+            *slash = '\0';
+        }
+        return;
+    }
+    /* Any other value: the whole path is PATH_INFO, for the backend to
+     * split ("unescape" decodes it first). */
+    r->path_info = apr_pstrcat(r->pool, "/", path, NULL);
+    if (!strcasecmp(how, "unescape")) {
+        ap_unescape_url_keep2f(r->path_info, 0);
+    }
+}
+
+static int vf_canon(request_rec *r, char *url)
+{
+    char *host, *path, sport[8];
+    const char *err, *how;
+    apr_port_t port, def_port;
+
+    if (ap_cstr_casecmpn(url, "fcgi:", 5)) {
+        return DECLINED;
+    }
+    url += 5;
+    port = def_port = ap_proxy_port_of_scheme("fcgi");
+    err = ap_proxy_canon_netloc(r->pool, &url, NULL, NULL, &host, &port);
+    if (err) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10650)
+                      "FastCGI: cannot parse URL %s: %s", url, err);
+        return HTTP_BAD_REQUEST;
+    }
+    sport[0] = '\0';
+    if (port != def_port) {
+        apr_snprintf(sport, sizeof(sport), ":%d", port);
+    }
+    if (ap_strchr_c(host, ':')) {
+        host = apr_pstrcat(r->pool, "[", host, "]", NULL);
+    }
+
+    if (apr_table_get(r->notes, "proxy-nocanon")
+        || apr_table_get(r->notes, "proxy-noencode")) {
+        path = url;
+        /* Raw controls or spaces here mean the encoding step was skipped. */
+        if (*ap_scan_vchar_obstext(path)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10651)
+                          "FastCGI: path to forward contains control "
+                          "characters or spaces");
+            return HTTP_FORBIDDEN;
+        }
+    }
+    else {
+        core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+        int flags = d->allow_encoded_slashes && !d->decode_encoded_slashes
+                    ? PROXY_CANONENC_NOENCODEDSLASHENCODING : 0;
+
+        path = ap_proxy_canonenc_ex(r->pool, url, (int)strlen(url), enc_path,
+                                    flags, r->proxyreq);
+        if (!path) {
+            return HTTP_BAD_REQUEST;
+        }
+    }
+
+    r->filename = apr_pstrcat(r->pool, "proxy:fcgi://", host, sport, "/",
+                              path, NULL);
+    if ((how = apr_table_get(r->subprocess_env, "proxy-fcgi-pathinfo"))) {
+        split_path_info(r, path, how);
+    }
+    return OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The scheme handler                                                  */
+/* ------------------------------------------------------------------ */
+
+/* The exchange's outcome as the handler's return value. */
+static int finish(request_rec *r, vf_exchange *x, vf_outcome outcome)
+{
+    switch (outcome) {
+    case VF_OUT_OK:
+        if (x->redirect) {
+            /* As mod_cgi does for a local Location with no Status. */
+            r->method = "GET";
+            r->method_number = M_GET;
+            apr_table_unset(r->headers_in, "Content-Length");
+            ap_internal_redirect_handler(x->redirect, r);
+        }
+        else if (x->die_status) {
+            ap_die(x->die_status, r);
+        }
+        return OK;
+    case VF_OUT_OVERLOADED:
+        apr_table_setn(r->err_headers_out, "Retry-After", "1");
+        return HTTP_SERVICE_UNAVAILABLE;
+    case VF_OUT_FAILED:
+        return x->status;
+    case VF_OUT_BROKEN:
+        /* The response was cut off on purpose; nothing more to add. */
+        return DONE;
+    case VF_OUT_CLIENT_GONE:
+        return OK;
+    case VF_OUT_REFUSED:
+    case VF_OUT_STALE:
+        break;
+    }
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
+/* Returns OK with *reused set, or 503.  A pooled socket the backend closed
+ * while idle is noticed and dropped by ap_proxy_check_connection. */
+static int connect_backend(request_rec *r, proxy_conn_rec *backend,
+                           proxy_worker *worker, int *reused)
+{
+    *reused = 0;
+    if (ap_proxy_check_connection(VF_SCHEME, backend, r->server, 0,
+                                  PROXY_CHECK_CONN_EMPTY) == APR_SUCCESS) {
+        *reused = 1;
+        return OK;
+    }
+    if (ap_proxy_connect_backend(VF_SCHEME, backend, worker, r->server)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10652)
+                      "FastCGI: cannot connect to backend %s (vhost %s)",
+                      ap_proxy_worker_name(r->pool, worker),
+                      r->server->server_hostname);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    return OK;
+}
+
+static int vf_handler(request_rec *r, proxy_worker *worker,
+                      proxy_server_conf *conf, char *url,
+                      const char *proxyname, apr_port_t proxyport)
+{
+    vf_dir_conf *dc = ap_get_module_config(r->per_dir_config,
+                                           &vhostfcgi_module);
+    proxy_conn_rec *backend = NULL;
+    char server_portstr[32];
+    apr_uri_t *uri;
+    vf_body body;
+    vf_exchange x;
+    vf_outcome outcome;
+    int status, attempt;
+
+    if (ap_cstr_casecmpn(url, "fcgi:", 5)) {
+        return DECLINED;
+    }
+    status = ap_proxy_acquire_connection(VF_SCHEME, &backend, worker,
+                                         r->server);
+    if (status != OK) {
+        goto cleanup;
+    }
+    backend->is_ssl = 0;
+
+    /* Step 1: where to.  Step 2: the body, before any connection is used. */
+    uri = apr_palloc(r->pool, sizeof(*uri));
+    status = ap_proxy_determine_connection(r->pool, r, conf, worker, backend,
+                                           uri, &url, proxyname, proxyport,
+                                           server_portstr,
+                                           sizeof(server_portstr));
+    if (status != OK || (status = vf_body_prepare(r, &body)) != OK) {
+        goto cleanup;
+    }
+
+    /* Step 3: the parameters.  A directory walk first, if asked for. */
+    if (apr_table_get(r->notes, VF_NOTE_DIRWALK)) {
+        ap_directory_walk(r);
+    }
+    memset(&x, 0, sizeof(x));
+    if (vf_env_encode(r, dc, &body, 1, &x.params) != APR_SUCCESS) {
+        status = HTTP_INTERNAL_SERVER_ERROR;
+        goto cleanup;
+    }
+
+    /* As mod_proxy_fcgi: connections are reused only when the admin asked
+     * for it with enablereuse=on (disablereuse=off). */
+    backend->close = !(worker->s->disablereuse_set
+                       && !worker->s->disablereuse);
+
+    /* Step 4: the exchange, once more on a fresh connection if a reused
+     * one turned out closed before anything of the request was used. */
+    for (attempt = 0; attempt < 2; attempt++) {
+        if ((status = connect_backend(r, backend, worker, &x.reused))
+            != OK) {
+            goto cleanup;
+        }
+        x.r = r;
+        x.sock = backend->sock;
+        x.backend = backend->hostname;
+        x.keep_conn = !backend->close;
+        x.body = &body;
+        x.timeout = worker->s->timeout_set ? worker->s->timeout
+                    : conf->timeout_set ? conf->timeout
+                    : r->server->timeout;
+        outcome = vf_exchange_run(&x);
+        if (outcome != VF_OUT_STALE) {
+            break;
+        }
+        /* Shut down, the socket fails connect_backend's check and a new
+         * connection replaces it. */
+        apr_socket_shutdown(backend->sock, APR_SHUTDOWN_READWRITE);
+    }
+    if (!x.reusable) {
+        backend->close = 1;
+    }
+    status = finish(r, &x, outcome);
+
+cleanup:
+    if (backend) {
+        if (status != OK) {
+            backend->close = 1;
+        }
+        ap_proxy_release_connection(VF_SCHEME, backend, r->server);
+    }
+    return status;
+}
+
+void vf_proxy_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    proxy_hook_scheme_handler(vf_handler, NULL, NULL, APR_HOOK_FIRST);
+    proxy_hook_canon_handler(vf_canon, NULL, NULL, APR_HOOK_FIRST);
+}
