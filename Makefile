@@ -17,12 +17,19 @@ CFLAGS    ?= -O2 -g
 XCFLAGS   ?=
 XLDFLAGS  ?=
 
-# The module: glue, mod_proxy handler, request body, CGI environment, one
-# FastCGI exchange, response headers, and the wire format.
-MOD_SRCS  := mod_vhostfcgi.c vf_proxy.c vf_body.c vf_env.c vf_exchange.c \
-             vf_response.c fcgi_proto.c
-MOD_HDRS  := mod_vhostfcgi.h fcgi_proto.h
+# The module: glue, script check and routing, pools and their connections,
+# mod_proxy handler, request body, CGI environment, one FastCGI exchange,
+# response headers, the wire format and the pools file.
+MOD_SRCS  := mod_vhostfcgi.c vf_check.c vf_pool.c vf_conn.c vf_spawner.c \
+             vf_proxy.c vf_body.c vf_env.c vf_exchange.c vf_response.c \
+             fcgi_proto.c pools_conf.c
+MOD_HDRS  := mod_vhostfcgi.h fcgi_proto.h pools_conf.h
 MOD_SO    := .libs/mod_vhostfcgi.so
+
+# The pool spawner daemon.
+SPAWN_SRCS := $(wildcard spawner/*.c)
+SPAWN_HDRS := $(wildcard spawner/*.h)
+SPAWN_BIN  := build/vhostfcgi-spawn
 
 UNIT_SRCS := $(wildcard t/unit/*_test.c)
 UNIT_BINS := $(patsubst t/unit/%.c,build/unit/%,$(UNIT_SRCS))
@@ -31,9 +38,10 @@ TOOL_BINS := build/bin/fcgi-misbehave
 APXS_WFLAGS := $(foreach f,$(WARN) $(XCFLAGS),-Wc,$(f)) \
                $(foreach f,$(XLDFLAGS),-Wl,$(f))
 
-.PHONY: all module tools deps test unit-test itest demo install clean
+.PHONY: all module tools spawner deps test unit-test spawner-test itest \
+        demo bench install clean
 
-all: module tools
+all: module tools $(if $(SPAWN_SRCS),spawner)
 
 module: $(MOD_SO)
 
@@ -42,19 +50,39 @@ $(MOD_SO): $(MOD_SRCS) $(MOD_HDRS)
 
 tools: $(TOOL_BINS)
 
+spawner: $(SPAWN_BIN)
+
+$(SPAWN_BIN): $(SPAWN_SRCS) $(SPAWN_HDRS) $(LIB_SRCS) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(XCFLAGS) -I. -o $@ $(SPAWN_SRCS) $(LIB_SRCS) \
+	      $(XLDFLAGS)
+
 build/bin/%: t/bin/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(XCFLAGS) -o $@ $< $(XLDFLAGS)
 
-build/unit/%: t/unit/%.c fcgi_proto.c fcgi_proto.h t/unit/tap.h
+build/bench/%: bench/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) $(XCFLAGS) -I. -o $@ $< fcgi_proto.c $(XLDFLAGS)
+	$(CC) $(CFLAGS) $(WARN) $(XCFLAGS) -o $@ $< $(XLDFLAGS)
+
+# Plain-C parts shared by the module, the spawner, the unit tests and the
+# fuzzers: the wire format and the pools file.
+LIB_SRCS  := fcgi_proto.c $(wildcard pools_conf.c)
+LIB_HDRS  := fcgi_proto.h $(wildcard pools_conf.h)
+
+build/unit/%: t/unit/%.c $(LIB_SRCS) $(LIB_HDRS) t/unit/tap.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(XCFLAGS) -I. -o $@ $< $(LIB_SRCS) $(XLDFLAGS)
 
 deps:
 	@scripts/install-deps
 
 unit-test: $(UNIT_BINS)
 	$(PROVE) $(UNIT_BINS)
+
+# The spawner's own tests: real php-cgi workers, TAP scripts under prove.
+spawner-test: spawner
+	$(PROVE) t/spawner
 
 # The Apache::Test suite: real httpd with the built module, real php-fpm.
 itest: all
@@ -63,7 +91,12 @@ itest: all
 test: deps
 	$(MAKE) all
 	$(MAKE) unit-test
+	$(if $(SPAWN_SRCS),$(MAKE) spawner-test)
 	$(MAKE) itest
+
+# A report, not a test: throughput against stock mod_proxy_fcgi and nginx.
+bench: deps all
+	bench/run
 
 demo: deps
 	$(MAKE) module

@@ -22,8 +22,13 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     (void)dir;
     dc->backend_type = VF_BACKEND_UNSET;
     dc->env_fixups = apr_array_make(p, 2, sizeof(vf_env_fixup));
+    dc->check_script = VF_UNSET;
+    dc->script_owner = VF_UNSET;
     return dc;
 }
+
+#define MERGE_UNSET(field) \
+    dc->field = add->field != VF_UNSET ? add->field : base->field
 
 static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
@@ -34,7 +39,28 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
                        ? add->backend_type : base->backend_type;
     /* As in mod_proxy_fcgi: fix-ups accumulate, outer scopes first. */
     dc->env_fixups = apr_array_append(p, base->env_fixups, add->env_fixups);
+    dc->pool_set = add->pool_set || base->pool_set;
+    dc->pool = add->pool_set ? add->pool : base->pool;
+    dc->extensions = add->extensions ? add->extensions : base->extensions;
+    MERGE_UNSET(check_script);
+    MERGE_UNSET(script_owner);
     return dc;
+}
+
+static void *create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    (void)s;
+    return apr_pcalloc(p, sizeof(vf_server_conf));
+}
+
+vf_dir_conf *vf_dir_conf_get(request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &vhostfcgi_module);
+}
+
+vf_server_conf *vf_server_conf_get(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &vhostfcgi_module);
 }
 
 /* ------------------------------------------------------------------ */
@@ -69,6 +95,8 @@ static const char *add_env_fixup(cmd_parms *cmd, void *dcv, const char *cond,
 
     fx = apr_array_push(dc->env_fixups);
     fx->name = name;
+    /* .htaccess is parsed with the request's pool as both pools. */
+    fx->trusted = cmd->pool != cmd->temp_pool;
     fx->cond = ap_expr_parse_cmd(cmd, cond, 0, &err, NULL);
     if (err) {
         return apr_psprintf(cmd->pool, "ProxyFCGISetEnvIf: cannot parse "
@@ -95,7 +123,115 @@ static const char *add_env_fixup(cmd_parms *cmd, void *dcv, const char *cond,
     return NULL;
 }
 
+static const char *set_pool(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    vf_dir_conf *dc = dcv;
+
+    dc->pool_set = 1;
+    return vf_pool_define(cmd, arg, &dc->pool);
+}
+
+static const char *add_extension(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    vf_dir_conf *dc = dcv;
+
+    if (arg[0] != '.' || !arg[1] || ap_strchr_c(arg, '/')) {
+        return apr_psprintf(cmd->pool, "VhostFcgiExtensions: '%s' is not "
+                            "an extension such as .php", arg);
+    }
+    if (!dc->extensions) {
+        dc->extensions = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(dc->extensions, const char *) = arg;
+    return NULL;
+}
+
+static const char *set_check_script(cmd_parms *cmd, void *dcv, int on)
+{
+    (void)cmd;
+    ((vf_dir_conf *)dcv)->check_script = on;
+    return NULL;
+}
+
+static const char *set_script_owner(cmd_parms *cmd, void *dcv,
+                                    const char *arg)
+{
+    vf_dir_conf *dc = dcv;
+
+    (void)cmd;
+    if (!strcasecmp(arg, "any")) {
+        dc->script_owner = VF_OWNER_ANY;
+    }
+    else if (!strcasecmp(arg, "pool")) {
+        dc->script_owner = VF_OWNER_POOL;
+    }
+    else {
+        return "VhostFcgiScriptOwner takes any or pool";
+    }
+    return NULL;
+}
+
+static const char *set_pools_file(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    vf_server_conf *sc = vf_server_conf_get(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)dcv;
+    if (err) {
+        return err;
+    }
+    sc->pools_file = ap_server_root_relative(cmd->pool, arg);
+    sc->pools_file_where = apr_psprintf(cmd->pool, "%s:%d",
+                                        cmd->directive->filename,
+                                        cmd->directive->line_num);
+    return NULL;
+}
+
+static const char *set_spawner(cmd_parms *cmd, void *dcv, int argc,
+                               char *const argv[])
+{
+    vf_server_conf *sc = vf_server_conf_get(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    int i;
+
+    (void)dcv;
+    if (err) {
+        return err;
+    }
+    if (argc < 1 || argv[0][0] != '/') {
+        return "VhostFcgiSpawner needs the spawner's absolute path";
+    }
+    sc->spawner_argv = apr_array_make(cmd->pool, argc, sizeof(char *));
+    for (i = 0; i < argc; i++) {
+        APR_ARRAY_PUSH(sc->spawner_argv, const char *) = argv[i];
+    }
+    sc->spawner_where = apr_psprintf(cmd->pool, "%s:%d",
+                                     cmd->directive->filename,
+                                     cmd->directive->line_num);
+    return NULL;
+}
+
 static const command_rec vf_cmds[] = {
+    AP_INIT_TAKE1("VhostFcgiPool", set_pool, NULL, RSRC_CONF | ACCESS_CONF,
+                  "where this scope's scripts run: a pool name, "
+                  "unix:/path.sock, fcgi://host:port, balancer://name, "
+                  "or none"),
+    AP_INIT_ITERATE("VhostFcgiExtensions", add_extension, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "file name endings that make a file a script "
+                    "(default .php)"),
+    AP_INIT_FLAG("VhostFcgiCheckScript", set_check_script, NULL,
+                 RSRC_CONF | ACCESS_CONF,
+                 "On (default): only existing script files are sent to a "
+                 "backend"),
+    AP_INIT_TAKE1("VhostFcgiScriptOwner", set_script_owner, NULL, RSRC_CONF,
+                  "any (default) or pool: a script must belong to its "
+                  "pool's user or group"),
+    AP_INIT_TAKE1("VhostFcgiPoolsFile", set_pools_file, NULL, RSRC_CONF,
+                  "the spawner's pools file, for pool names"),
+    AP_INIT_TAKE_ARGV("VhostFcgiSpawner", set_spawner, NULL, RSRC_CONF,
+                      "PATH [ARGS]: httpd runs and supervises the spawner "
+                      "with the pools file"),
     AP_INIT_TAKE1("ProxyFCGIBackendType", set_backend_type, NULL,
                   OR_FILEINFO, "FPM or GENERIC: how SCRIPT_FILENAME is sent"),
     AP_INIT_TAKE23("ProxyFCGISetEnvIf", add_env_fixup, NULL, OR_FILEINFO,
@@ -155,9 +291,31 @@ static int refuse_proxy_fcgi(apr_pool_t *pconf, apr_pool_t *plog,
     return HTTP_INTERNAL_SERVER_ERROR;
 }
 
+static int post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                       apr_pool_t *ptemp, server_rec *s)
+{
+    int status;
+
+    (void)plog;
+    /* The first of the two startup passes only checks the configuration,
+     * which is all resolving is about: do it on both. */
+    if ((status = vf_pools_resolve(pconf, ptemp, s)) != OK) {
+        return status;
+    }
+    return vf_spawner_post_config(pconf, s);
+}
+
+static void child_init(apr_pool_t *pchild, server_rec *s)
+{
+    vf_pools_child_init(pchild, s);
+}
+
 static void register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(refuse_proxy_fcgi, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    vf_check_register_hooks(p);
     vf_proxy_register_hooks(p);
 }
 
@@ -165,7 +323,7 @@ AP_DECLARE_MODULE(vhostfcgi) = {
     STANDARD20_MODULE_STUFF,
     create_dir_conf,
     merge_dir_conf,
-    NULL,
+    create_server_conf,
     NULL,
     vf_cmds,
     register_hooks,

@@ -5,6 +5,10 @@
  * mod_proxy_fcgi).  Its parts, one file each:
  *
  *   mod_vhostfcgi.c   glue: configuration, directives, hooks
+ *   vf_check.c        the script check, and routing a request to its pool
+ *   vf_pool.c         pool definitions, resolved against the pools file
+ *   vf_conn.c         each pool's connections in this process
+ *   vf_spawner.c      VhostFcgiSpawner: httpd supervises the spawner
  *   vf_proxy.c        the mod_proxy scheme and canon handlers
  *   vf_env.c          the CGI/1.1 environment sent as FCGI_PARAMS
  *   vf_body.c         the client's request body: prefetch, length, spool
@@ -46,12 +50,117 @@ typedef struct {
     ap_expr_info_t *cond;
     ap_expr_info_t *subst;      /* NULL in unset ("!NAME") mode */
     const char *name;
+    int trusted;                /* from server config, not .htaccess */
 } vf_env_fixup;
+
+typedef struct vf_pool vf_pool;
+
+#define VF_UNSET            (-1)
+
+/* VhostFcgiScriptOwner */
+#define VF_OWNER_ANY        0
+#define VF_OWNER_POOL       1
 
 typedef struct {
     vf_backend_type backend_type;
     apr_array_header_t *env_fixups;     /* of vf_env_fixup */
+    vf_pool *pool;                      /* VhostFcgiPool; NULL: none */
+    int pool_set;                       /* VhostFcgiPool given here */
+    apr_array_header_t *extensions;     /* of const char *; NULL: unset */
+    int check_script;                   /* VhostFcgiCheckScript, or unset */
+    int script_owner;                   /* VhostFcgiScriptOwner, or unset */
 } vf_dir_conf;
+
+/* Settings of the whole server (kept in the main server's config). */
+typedef struct {
+    const char *pools_file;             /* VhostFcgiPoolsFile */
+    const char *pools_file_where;       /* its file:line */
+    apr_array_header_t *spawner_argv;   /* VhostFcgiSpawner PATH [ARGS] */
+    const char *spawner_where;          /* its file:line */
+} vf_server_conf;
+
+vf_dir_conf *vf_dir_conf_get(request_rec *r);
+vf_server_conf *vf_server_conf_get(server_rec *s);
+
+/* ------------------------------------------------------------------ */
+/* vf_pool.c - pools                                                   */
+/* ------------------------------------------------------------------ */
+
+typedef enum {
+    VF_POOL_NAMED,          /* a [name] of the pools file */
+    VF_POOL_UNIX,           /* unix:/path.sock */
+    VF_POOL_TCP,            /* fcgi://host:port */
+    VF_POOL_BALANCER        /* balancer://name: served through mod_proxy */
+} vf_pool_kind;
+
+struct vf_conn_cache;
+
+struct vf_pool {
+    const char *name;               /* as written in VhostFcgiPool */
+    const char *where;              /* "file:line" of that directive */
+    vf_pool_kind kind;
+    const char *sockpath;           /* unix socket (also named pools) */
+    const char *host;               /* TCP */
+    apr_port_t port;
+    apr_sockaddr_t *addr;           /* TCP, resolved at startup */
+    const char *proxy_handler;      /* balancer: "proxy:balancer://name" */
+    int has_ids;                    /* uid/gid known from the pools file */
+    uid_t uid;
+    gid_t gid;
+    int max_children;               /* from the pools file; 0: unknown */
+    int max_idle;                   /* idle connections kept per process */
+    apr_interval_time_t idle_ttl;   /* an idle connection expires after */
+    struct vf_conn_cache *cache;    /* this process's connections */
+};
+
+/* VhostFcgiPool's argument: "none" gives *pool = NULL.  Returns an error
+ * message or NULL.  URL pools are keyed by vhost and URL, named pools by
+ * name, so no two vhosts share a URL pool's connections. */
+const char *vf_pool_define(cmd_parms *cmd, const char *arg, vf_pool **pool);
+
+/* At startup: reads the pools file, resolves names and addresses. */
+int vf_pools_resolve(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+
+/* In each child: creates the connection caches. */
+void vf_pools_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* ------------------------------------------------------------------ */
+/* vf_conn.c - a pool's connections in this process                    */
+/* ------------------------------------------------------------------ */
+
+typedef struct vf_conn vf_conn;
+
+struct vf_conn {
+    apr_pool_t *pool;               /* owns the socket */
+    apr_socket_t *sock;
+    apr_time_t idle_since;
+    unsigned requests;              /* served on this connection */
+};
+
+struct vf_conn_cache *vf_conn_cache_create(apr_pool_t *p, vf_pool *pool);
+
+/* A connection for one request: an idle one still open, or a new one when
+ * fresh is set or none is idle.  On failure returns NULL with *status 503
+ * and the reason logged (*retry_after set when the backend is merely
+ * full). */
+vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
+                         int *status);
+
+/* Back to the idle set when reusable and there is room; closed otherwise. */
+void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable);
+
+/* ------------------------------------------------------------------ */
+/* vf_spawner.c - VhostFcgiSpawner                                     */
+/* ------------------------------------------------------------------ */
+
+/* Starts, keeps or replaces the spawner once the configuration is final. */
+int vf_spawner_post_config(apr_pool_t *pconf, server_rec *s);
+
+/* ------------------------------------------------------------------ */
+/* vf_check.c - the script check and pool routing                      */
+/* ------------------------------------------------------------------ */
+
+void vf_check_register_hooks(apr_pool_t *p);
 
 /* ------------------------------------------------------------------ */
 /* vf_body.c - the request body                                        */
@@ -136,6 +245,10 @@ typedef struct {
 } vf_exchange;
 
 vf_outcome vf_exchange_run(vf_exchange *x);
+
+/* The handler's return value for an outcome; serves a local redirect or
+ * ProxyErrorOverride's error page where the exchange asked for one. */
+int vf_exchange_finish(vf_exchange *x, vf_outcome outcome);
 
 /* ------------------------------------------------------------------ */
 /* vf_proxy.c                                                          */

@@ -11,6 +11,63 @@
 #include "util_script.h"
 #include "apr_strings.h"
 
+/*
+ * Variables that steer the backend rather than inform the script: php-fpm
+ * applies PHP_VALUE and PHP_ADMIN_VALUE as php.ini settings, and
+ * PHP_ADMIN_VALUE can lift open_basedir or disable_functions.  Tenants must
+ * not be able to set them.
+ */
+static const char *const control_vars[] = {
+    "PHP_VALUE", "PHP_ADMIN_VALUE", NULL
+};
+
+static int is_control_var(const char *name)
+{
+    int i;
+
+    for (i = 0; control_vars[i]; i++) {
+        if (!strcasecmp(name, control_vars[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Did a .htaccess file that may set variables (SetEnv, SetEnvIf,
+ * RewriteRule [E=] all need FileInfo) take part in this request? */
+static int tenant_may_set_env(const request_rec *r)
+{
+    const struct htaccess_result *h;
+
+    for (h = r->htaccess; h; h = h->next) {
+        if (h->htaccess && (h->override & OR_FILEINFO)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Environment variables of that kind are trusted only where no tenant
+ * could have set them; ProxyFCGISetEnvIf in server config (applied after
+ * this) is the way to set them for such directories. */
+static void drop_tenant_control_vars(request_rec *r)
+{
+    int i;
+
+    if (!tenant_may_set_env(r)) {
+        return;
+    }
+    for (i = 0; control_vars[i]; i++) {
+        if (apr_table_get(r->subprocess_env, control_vars[i])) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, APLOGNO(10622)
+                          "FastCGI: %s not sent: a .htaccess file could "
+                          "have set it here (set it with ProxyFCGISetEnvIf "
+                          "in the server configuration)", control_vars[i]);
+            apr_table_unset(r->subprocess_env, control_vars[i]);
+        }
+    }
+}
+
 /* ProxyFCGISetEnvIf, evaluated in configuration order. */
 static apr_status_t apply_fixups(request_rec *r, const vf_dir_conf *dc)
 {
@@ -30,6 +87,14 @@ static apr_status_t apply_fixups(request_rec *r, const vf_dir_conf *dc)
             return APR_EGENERAL;
         }
         if (rc == 0) {
+            continue;
+        }
+        if (!fx[i].trusted && is_control_var(fx[i].name[0] == '!'
+                                             ? fx[i].name + 1
+                                             : fx[i].name)) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, APLOGNO(10623)
+                          "ProxyFCGISetEnvIf in .htaccess may not set %s; "
+                          "ignored", fx[i].name);
             continue;
         }
         if (!fx[i].subst) {
@@ -135,6 +200,7 @@ apr_status_t vf_env_encode(request_rec *r, const vf_dir_conf *dc,
         apr_table_unset(r->subprocess_env, "CONTENT_LENGTH");
     }
 
+    drop_tenant_control_vars(r);
     if ((rv = apply_fixups(r, dc)) != APR_SUCCESS) {
         return rv;
     }

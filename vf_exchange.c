@@ -153,12 +153,16 @@ static void headers_done(vf_xstate *xs)
         return;
     }
     location = apr_table_get(r->headers_out, "Location");
-    if (location && location[0] == '/' && r->status == HTTP_OK) {
-        /* A local redirect (RFC 3875 section 6.2.2): httpd serves the
-         * target itself once the backend is done with this request. */
-        xs->x->redirect = location;
-        xs->phase = PH_DISCARD;
-        return;
+    if (location && r->status == HTTP_OK) {
+        if (location[0] == '/') {
+            /* A local redirect (RFC 3875 section 6.2.2): httpd serves the
+             * target itself once the backend is done with this request. */
+            xs->x->redirect = location;
+            xs->phase = PH_DISCARD;
+            return;
+        }
+        /* A client redirect (section 6.2.3) without a Status of its own. */
+        r->status = HTTP_MOVED_TEMPORARILY;
     }
     pdc = ap_get_module_config(r->per_dir_config, &proxy_module);
     if (pdc && ap_proxy_should_override(pdc, r->status)
@@ -585,4 +589,38 @@ vf_outcome vf_exchange_run(vf_exchange *x)
     x->reusable = xs.outcome == VF_OUT_OK && x->keep_conn && xs.stdin_done
                   && xs.parser.state == FCGI_ST_DONE;
     return xs.outcome;
+}
+
+int vf_exchange_finish(vf_exchange *x, vf_outcome outcome)
+{
+    request_rec *r = x->r;
+
+    switch (outcome) {
+    case VF_OUT_OK:
+        if (x->redirect) {
+            /* As mod_cgi does for a local Location with no Status. */
+            r->method = "GET";
+            r->method_number = M_GET;
+            apr_table_unset(r->headers_in, "Content-Length");
+            ap_internal_redirect_handler(x->redirect, r);
+        }
+        else if (x->die_status) {
+            ap_die(x->die_status, r);
+        }
+        return OK;
+    case VF_OUT_OVERLOADED:
+        apr_table_setn(r->err_headers_out, "Retry-After", "1");
+        return HTTP_SERVICE_UNAVAILABLE;
+    case VF_OUT_FAILED:
+        return x->status;
+    case VF_OUT_BROKEN:
+        /* The response was cut off on purpose; nothing more to add. */
+        return DONE;
+    case VF_OUT_CLIENT_GONE:
+        return OK;
+    case VF_OUT_REFUSED:
+    case VF_OUT_STALE:
+        break;
+    }
+    return HTTP_SERVICE_UNAVAILABLE;
 }

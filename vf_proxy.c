@@ -111,39 +111,6 @@ static int vf_canon(request_rec *r, char *url)
 /* The scheme handler                                                  */
 /* ------------------------------------------------------------------ */
 
-/* The exchange's outcome as the handler's return value. */
-static int finish(request_rec *r, vf_exchange *x, vf_outcome outcome)
-{
-    switch (outcome) {
-    case VF_OUT_OK:
-        if (x->redirect) {
-            /* As mod_cgi does for a local Location with no Status. */
-            r->method = "GET";
-            r->method_number = M_GET;
-            apr_table_unset(r->headers_in, "Content-Length");
-            ap_internal_redirect_handler(x->redirect, r);
-        }
-        else if (x->die_status) {
-            ap_die(x->die_status, r);
-        }
-        return OK;
-    case VF_OUT_OVERLOADED:
-        apr_table_setn(r->err_headers_out, "Retry-After", "1");
-        return HTTP_SERVICE_UNAVAILABLE;
-    case VF_OUT_FAILED:
-        return x->status;
-    case VF_OUT_BROKEN:
-        /* The response was cut off on purpose; nothing more to add. */
-        return DONE;
-    case VF_OUT_CLIENT_GONE:
-        return OK;
-    case VF_OUT_REFUSED:
-    case VF_OUT_STALE:
-        break;
-    }
-    return HTTP_SERVICE_UNAVAILABLE;
-}
-
 /* Returns OK with *reused set, or 503.  A pooled socket the backend closed
  * while idle is noticed and dropped by ap_proxy_check_connection. */
 static int connect_backend(request_rec *r, proxy_conn_rec *backend,
@@ -240,7 +207,7 @@ static int vf_handler(request_rec *r, proxy_worker *worker,
     if (!x.reusable) {
         backend->close = 1;
     }
-    status = finish(r, &x, outcome);
+    status = vf_exchange_finish(&x, outcome);
 
 cleanup:
     if (backend) {

@@ -1,0 +1,244 @@
+/*
+ * vf_check.c - the script check, and routing a request to its pool.
+ *
+ * Runs as a fixup, after httpd's own walk has applied aliases, rewrites,
+ * Options and access checks, so the question "is this a script?" is asked
+ * of the real file, not of the URL:
+ *
+ *   - the resolved file exists and is a regular file,
+ *   - its own name ends in one of VhostFcgiExtensions (default .php),
+ *   - with VhostFcgiScriptOwner pool, its group (or owner) is the pool's.
+ *
+ * A request that passes goes to its pool (VhostFcgiPool) or on to
+ * mod_proxy (drop-in SetHandler "proxy:...fcgi://").  One that does not is
+ * left to httpd as for any file: 404 for a missing script, the file itself
+ * for a non-script (/evil.gif/x.php is evil.gif with PATH_INFO /x.php, and
+ * is never executed), the index search of mod_dir goes on to the next
+ * DirectoryIndex name.  A refused request never contacts a backend.
+ */
+#include "mod_vhostfcgi.h"
+
+#include "http_core.h"
+#include "http_request.h"
+#include "apr_strings.h"
+
+#define VF_POOL_HANDLER "vhostfcgi-pool"
+
+static int has_script_extension(const char *filename,
+                                const apr_array_header_t *exts)
+{
+    const char *base = strrchr(filename, '/');
+    size_t blen;
+    int i;
+
+    base = base ? base + 1 : filename;
+    blen = strlen(base);
+    if (!exts) {
+        return blen > 4 && !strcmp(base + blen - 4, ".php");
+    }
+    for (i = 0; i < exts->nelts; i++) {
+        const char *ext = APR_ARRAY_IDX(exts, i, const char *);
+        size_t elen = strlen(ext);
+
+        /* Case-sensitive on purpose: x.PHP is not a script. */
+        if (blen > elen && !strcmp(base + blen - elen, ext)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* NULL when r names a script, else why not (for the debug log). */
+static const char *not_a_script(request_rec *r, const vf_dir_conf *dc)
+{
+    if (r->finfo.filetype == APR_NOFILE) {
+        return "no such file";
+    }
+    if (r->finfo.filetype != APR_REG) {
+        return "not a regular file";
+    }
+    if (!has_script_extension(r->filename, dc->extensions)) {
+        return "not a script extension";
+    }
+    return NULL;
+}
+
+/* VhostFcgiScriptOwner pool: the script must belong to the pool's site. */
+static int owner_allowed(request_rec *r, const vf_dir_conf *dc,
+                         const vf_pool *pool)
+{
+    if (dc->script_owner != VF_OWNER_POOL) {
+        return 1;
+    }
+    if (!pool || !pool->has_ids) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10680)
+                      "VhostFcgiScriptOwner pool: %s has no pool from the "
+                      "pools file to compare owners with; refused",
+                      r->filename);
+        return 0;
+    }
+    if (!(r->finfo.valid & APR_FINFO_OWNER)) {
+        apr_finfo_t fi;
+
+        if (apr_stat(&fi, r->filename, APR_FINFO_OWNER, r->pool)
+            != APR_SUCCESS) {
+            return 0;
+        }
+        r->finfo.user = fi.user;
+        r->finfo.group = fi.group;
+    }
+    if (r->finfo.group == pool->gid || r->finfo.user == pool->uid) {
+        return 1;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10681)
+                  "VhostFcgiScriptOwner pool: %s (uid %ld, gid %ld) does not "
+                  "belong to pool %s (uid %ld, gid %ld); refused",
+                  r->filename, (long)r->finfo.user, (long)r->finfo.group,
+                  pool->name, (long)pool->uid, (long)pool->gid);
+    return 0;
+}
+
+/* VhostFcgiCheckScript Off: route by URL as ProxyPassMatch "\.php(/.*)?$"
+ * does, and leave finding the file to the backend; only there to compare
+ * with, or for backends that serve no files. */
+static int url_names_script(request_rec *r, const vf_dir_conf *dc)
+{
+    static const char *const php[] = { ".php" };
+    const char *const *exts = php;
+    int n = 1, i;
+
+    if (dc->extensions) {
+        exts = (const char *const *)dc->extensions->elts;
+        n = dc->extensions->nelts;
+    }
+    for (i = 0; i < n; i++) {
+        size_t len = strlen(exts[i]);
+        const char *p;
+
+        for (p = r->uri; (p = strstr(p, exts[i])); p += len) {
+            if (p[len] == '\0' || p[len] == '/') {
+                /* The backend gets the unchecked path, PATH_INFO unsplit. */
+                r->filename = apr_pstrcat(r->pool, r->filename,
+                                          r->path_info ? r->path_info : "",
+                                          NULL);
+                r->path_info = NULL;
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int is_fcgi_proxy_handler(const char *handler)
+{
+    return handler && !strncmp(handler, "proxy:", 6)
+           && ap_strstr_c(handler, "fcgi://");
+}
+
+static int vf_fixups(request_rec *r)
+{
+    vf_dir_conf *dc = vf_dir_conf_get(r);
+    int check = dc->check_script != 0;      /* unset means On */
+    const char *why;
+
+    if (r->proxyreq || !r->filename) {
+        return DECLINED;        /* ProxyPass and friends: not ours */
+    }
+
+    /* Drop-in: SetHandler "proxy:unix:...|fcgi://..." in a FilesMatch. */
+    if (is_fcgi_proxy_handler(r->handler)) {
+        if (check && (why = not_a_script(r, dc))) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, APLOGNO(10682)
+                          "script check: %s%s: %s; not proxied",
+                          r->filename, r->path_info ? r->path_info : "",
+                          why);
+            r->handler = NULL;
+        }
+        return DECLINED;
+    }
+
+    if (!dc->pool) {
+        return DECLINED;
+    }
+    if (check) {
+        if ((why = not_a_script(r, dc))) {
+            ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
+                          "script check: %s: %s; left to httpd",
+                          r->filename, why);
+            return DECLINED;
+        }
+        if (!owner_allowed(r, dc, dc->pool)) {
+            return HTTP_FORBIDDEN;
+        }
+    }
+    else if (!url_names_script(r, dc)) {
+        return DECLINED;
+    }
+
+    if (dc->pool->kind == VF_POOL_BALANCER) {
+        r->handler = dc->pool->proxy_handler;   /* mod_proxy's turn */
+        return OK;
+    }
+    r->handler = VF_POOL_HANDLER;
+    ap_set_module_config(r->request_config, &vhostfcgi_module, dc->pool);
+    return OK;
+}
+
+/* Serves a request routed to one of the module's own pools. */
+static int vf_pool_handler(request_rec *r)
+{
+    vf_pool *pool;
+    vf_body body;
+    vf_exchange x;
+    vf_outcome outcome = VF_OUT_REFUSED;
+    int status, attempt;
+
+    if (!r->handler || strcmp(r->handler, VF_POOL_HANDLER)) {
+        return DECLINED;
+    }
+    pool = ap_get_module_config(r->request_config, &vhostfcgi_module);
+    if (!pool || !pool->cache) {
+        return DECLINED;
+    }
+    if ((status = vf_body_prepare(r, &body)) != OK) {
+        return status;
+    }
+    memset(&x, 0, sizeof(x));
+    if (vf_env_encode(r, vf_dir_conf_get(r), &body, 1, &x.params)) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    x.r = r;
+    x.backend = pool->name;
+    x.keep_conn = 1;
+    x.body = &body;
+    x.timeout = r->server->timeout;
+
+    /* A reused connection found closed before anything of the request was
+     * consumed is retried once, on a connection opened for it. */
+    for (attempt = 0; attempt < 2; attempt++) {
+        vf_conn *c = vf_conn_acquire(pool, r, attempt > 0, &status);
+
+        if (!c) {
+            return status;
+        }
+        x.sock = c->sock;
+        x.reused = c->requests > 0;
+        outcome = vf_exchange_run(&x);
+        vf_conn_release(pool, c, x.reusable);
+        if (outcome != VF_OUT_STALE) {
+            break;
+        }
+    }
+    return vf_exchange_finish(&x, outcome);
+}
+
+void vf_check_register_hooks(apr_pool_t *p)
+{
+    /* After SetHandler (fixups, REALLY_FIRST) and mod_rewrite, before
+     * mod_dir picks an index (LAST). */
+    static const char *const after[] = { "mod_rewrite.c", NULL };
+
+    (void)p;
+    ap_hook_fixups(vf_fixups, after, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(vf_pool_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}

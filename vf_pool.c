@@ -1,0 +1,250 @@
+/*
+ * vf_pool.c - pools: where a vhost's scripts run.
+ *
+ * A pool is made once per distinct VhostFcgiPool target and key:
+ *   NAME              a pool of the pools file, shared by every vhost that
+ *                     names it (its socket, user and group come from there)
+ *   unix:/path.sock   keyed by vhost and URL
+ *   fcgi://host:port  keyed by vhost and URL
+ *   balancer://name   mod_proxy's balancer, reached through mod_proxy
+ * Keying URL pools by vhost means two vhosts that both write
+ * fcgi://localhost:9000 still never share a pooled connection: a
+ * connection opened for one site is never handed to another.
+ *
+ * Names and addresses are resolved once at startup (post_config), with
+ * errors naming the VhostFcgiPool line; nothing is looked up per request.
+ */
+#include "mod_vhostfcgi.h"
+#include "pools_conf.h"
+
+#include "http_core.h"
+#include "apr_hash.h"
+#include "apr_strings.h"
+#include "apr_lib.h"
+
+#define VF_REGISTRY_KEY     "vhostfcgi-pools"
+#define VF_DEFAULT_IDLE     8
+#define VF_DEFAULT_IDLE_TTL apr_time_from_sec(3)
+
+/* All pools of this configuration cycle, by key; lives in pconf, so a
+ * restart starts afresh. */
+static apr_hash_t *registry(apr_pool_t *pconf)
+{
+    apr_hash_t *h = NULL;
+
+    apr_pool_userdata_get((void **)&h, VF_REGISTRY_KEY, pconf);
+    if (!h) {
+        h = apr_hash_make(pconf);
+        apr_pool_userdata_setn(h, VF_REGISTRY_KEY, NULL, pconf);
+    }
+    return h;
+}
+
+static int valid_pool_name(const char *s)
+{
+    if (!*s) {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!apr_isalnum(*s) && *s != '_' && *s != '-' && *s != '.') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Fills in the kind and address of a new pool; returns an error or NULL. */
+static const char *parse_target(cmd_parms *cmd, vf_pool *pool,
+                                const char *arg, const char **key)
+{
+    apr_pool_t *p = cmd->pool;
+
+    if (!strncasecmp(arg, "unix:", 5)) {
+        pool->kind = VF_POOL_UNIX;
+        pool->sockpath = arg + 5;
+        if (pool->sockpath[0] != '/') {
+            return "VhostFcgiPool unix: needs an absolute socket path";
+        }
+        if (strlen(pool->sockpath) >= 108) {
+            return "VhostFcgiPool unix: socket path too long (max 107)";
+        }
+        *key = apr_psprintf(p, "%pp %s", cmd->server, arg);
+    }
+    else if (!strncasecmp(arg, "fcgi://", 7)) {
+        char *host, *scope;
+        apr_port_t port = 0;
+        const char *hp = apr_pstrndup(p, arg + 7, strcspn(arg + 7, "/"));
+
+        if (apr_parse_addr_port(&host, &scope, &port, hp, p) != APR_SUCCESS
+            || !host || !port) {
+            return apr_psprintf(p, "VhostFcgiPool %s: expected "
+                                "fcgi://host:port", arg);
+        }
+        pool->kind = VF_POOL_TCP;
+        pool->host = host;
+        pool->port = port;
+        *key = apr_psprintf(p, "%pp %s", cmd->server, arg);
+    }
+    else if (!strncasecmp(arg, "balancer://", 11)) {
+        if (!valid_pool_name(arg + 11)) {
+            return apr_psprintf(p, "VhostFcgiPool %s: expected "
+                                "balancer://name", arg);
+        }
+        pool->kind = VF_POOL_BALANCER;
+        pool->proxy_handler = apr_pstrcat(p, "proxy:", arg, NULL);
+        *key = arg;
+    }
+    else if (valid_pool_name(arg)) {
+        pool->kind = VF_POOL_NAMED;
+        *key = apr_pstrcat(p, "pool ", arg, NULL);
+    }
+    else {
+        return apr_psprintf(p, "VhostFcgiPool %s: expected a pool name, "
+                            "unix:/path.sock, fcgi://host:port or "
+                            "balancer://name", arg);
+    }
+    return NULL;
+}
+
+const char *vf_pool_define(cmd_parms *cmd, const char *arg, vf_pool **out)
+{
+    apr_hash_t *pools = registry(cmd->pool);
+    const char *key = NULL, *err;
+    vf_pool probe, *pool;
+
+    *out = NULL;
+    if (!strcasecmp(arg, "none")) {
+        return NULL;
+    }
+    memset(&probe, 0, sizeof(probe));
+    if ((err = parse_target(cmd, &probe, arg, &key))) {
+        return err;
+    }
+    if ((pool = apr_hash_get(pools, key, APR_HASH_KEY_STRING))) {
+        *out = pool;
+        return NULL;
+    }
+    pool = apr_pmemdup(cmd->pool, &probe, sizeof(probe));
+    pool->name = arg;
+    pool->where = apr_psprintf(cmd->pool, "%s:%d",
+                               cmd->directive->filename,
+                               cmd->directive->line_num);
+    pool->max_idle = VF_UNSET;
+    pool->idle_ttl = VF_DEFAULT_IDLE_TTL;
+    apr_hash_set(pools, key, APR_HASH_KEY_STRING, pool);
+    *out = pool;
+    return NULL;
+}
+
+/* A named pool takes its socket, identity and size from the pools file. */
+static const char *resolve_named(apr_pool_t *p, vf_pool *pool,
+                                 const struct pools_conf *cfg,
+                                 const char *file)
+{
+    const struct pools_pool *pc = pools_find(cfg, pool->name);
+
+    if (!pc) {
+        return apr_psprintf(p, "%s: VhostFcgiPool: unknown pool '%s' "
+                            "(not in %s)", pool->where, pool->name, file);
+    }
+    if (pc->listen.kind == POOLS_LISTEN_UNIX) {
+        pool->kind = VF_POOL_NAMED;
+        pool->sockpath = apr_pstrdup(p, pc->listen.path);
+    }
+    else {
+        pool->kind = VF_POOL_TCP;
+        pool->host = apr_pstrdup(p, pc->listen.host);
+        pool->port = (apr_port_t)pc->listen.port;
+    }
+    pool->has_ids = 1;
+    pool->uid = pc->uid;
+    pool->gid = pc->gid;
+    pool->max_children = (int)pc->max_children;
+    return NULL;
+}
+
+static const char *read_pools_file(apr_pool_t *pconf, apr_pool_t *ptemp,
+                                   server_rec *s, apr_hash_t *pools)
+{
+    vf_server_conf *sc = vf_server_conf_get(s);
+    struct pools_conf *cfg = NULL;
+    apr_hash_index_t *hi;
+    const char *err = NULL;
+    char msg[512];
+
+    for (hi = apr_hash_first(ptemp, pools); hi; hi = apr_hash_next(hi)) {
+        vf_pool *pool = apr_hash_this_val(hi);
+
+        if (pool->kind != VF_POOL_NAMED) {
+            continue;
+        }
+        if (!sc->pools_file) {
+            return apr_psprintf(ptemp, "%s: VhostFcgiPool %s: a pool name "
+                                "needs VhostFcgiPoolsFile", pool->where,
+                                pool->name);
+        }
+        if (!cfg) {
+            if (pools_load(sc->pools_file, &cfg, msg, sizeof(msg))) {
+                return apr_psprintf(ptemp, "%s: VhostFcgiPoolsFile: %s",
+                                    sc->pools_file_where, msg);
+            }
+        }
+        if ((err = resolve_named(pconf, pool, cfg, sc->pools_file))) {
+            break;
+        }
+    }
+    pools_free(cfg);
+    return err;
+}
+
+/* Defaults that depend on what the pools file said. */
+static const char *finish_pool(apr_pool_t *pconf, vf_pool *pool)
+{
+    if (pool->max_idle == VF_UNSET) {
+        /* A worker serves one connection: keep idle connections well
+         * below the pool's size, so they never pin every worker while
+         * other requests queue. */
+        pool->max_idle = pool->max_children > 0
+                         ? (pool->max_children + 1) / 2 : VF_DEFAULT_IDLE;
+    }
+    if (pool->kind == VF_POOL_TCP && !pool->addr
+        && apr_sockaddr_info_get(&pool->addr, pool->host, APR_UNSPEC,
+                                 pool->port, 0, pconf) != APR_SUCCESS) {
+        return apr_psprintf(pconf, "%s: VhostFcgiPool %s: cannot resolve "
+                            "host '%s'", pool->where, pool->name,
+                            pool->host);
+    }
+    return NULL;
+}
+
+int vf_pools_resolve(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    apr_hash_t *pools = registry(pconf);
+    apr_hash_index_t *hi;
+    const char *err = read_pools_file(pconf, ptemp, s, pools);
+
+    for (hi = apr_hash_first(ptemp, pools); hi && !err;
+         hi = apr_hash_next(hi)) {
+        err = finish_pool(pconf, apr_hash_this_val(hi));
+    }
+    if (err) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, NULL,
+                     APLOGNO(10670) "%s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+void vf_pools_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_hash_t *pools = registry(s->process->pconf);
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(pchild, pools); hi; hi = apr_hash_next(hi)) {
+        vf_pool *pool = apr_hash_this_val(hi);
+
+        if (pool->kind != VF_POOL_BALANCER) {
+            pool->cache = vf_conn_cache_create(pchild, pool);
+        }
+    }
+}

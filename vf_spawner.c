@@ -1,0 +1,227 @@
+/*
+ * vf_spawner.c - VhostFcgiSpawner: httpd runs the pool spawner.
+ *
+ * The spawner is an httpd "other child" (as mod_cgid's daemon is): started
+ * by the parent once the configuration is final, restarted when it dies,
+ * stopped when httpd exits.  Unlike mod_cgid's daemon it survives httpd's
+ * restarts, graceful or not: its workers may be serving requests, and
+ * the spawner reloads its pools file on SIGHUP without dropping any.  So
+ * its state lives in the process pool, which outlives configuration
+ * cycles (this DSO itself is unloaded and reloaded on each), and a restart
+ * only sends it SIGHUP.  A changed command line replaces it.
+ *
+ * If the httpd parent is killed outright, the kernel sends the spawner
+ * SIGTERM (PR_SET_PDEATHSIG), so it never outlives its supervisor.
+ */
+#include "mod_vhostfcgi.h"
+
+#include "http_core.h"
+#include "http_main.h"
+#include "ap_listen.h"
+#include "ap_mpm.h"
+#include "apr_strings.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define VF_SPAWNER_KEY      "vhostfcgi-spawner"
+/* Restarts of a spawner that keeps dying are spaced at least this far. */
+#define VF_RESPAWN_GAP      apr_time_from_sec(2)
+/* How long httpd waits for the spawner's graceful stop when exiting. */
+#define VF_STOP_WAIT        apr_time_from_sec(10)
+
+typedef struct {
+    apr_pool_t *pool;       /* the process pool: outlives restarts */
+    apr_pool_t *pconf;      /* this configuration cycle's pool */
+    apr_pool_t *argv_pool;  /* holds argv; replaced when it changes */
+    apr_proc_t proc;        /* pid 0: not running */
+    const char *const *argv;
+    const char *cmdline;    /* argv joined, to notice a change */
+    apr_time_t started;
+    int registered;         /* registered as other child of this pconf */
+} vf_spawner;
+
+static void maintenance(int reason, void *data, apr_wait_t status);
+
+static vf_spawner *spawner_state(server_rec *s)
+{
+    apr_pool_t *pp = s->process->pool;
+    vf_spawner *sp = NULL;
+
+    apr_pool_userdata_get((void **)&sp, VF_SPAWNER_KEY, pp);
+    if (!sp) {
+        sp = apr_pcalloc(pp, sizeof(*sp));
+        sp->pool = pp;
+        apr_pool_userdata_setn(sp, VF_SPAWNER_KEY, NULL, pp);
+    }
+    return sp;
+}
+
+static int spawner_alive(const vf_spawner *sp)
+{
+    return sp->proc.pid > 0 && kill(sp->proc.pid, 0) == 0;
+}
+
+/* In the child: never outlive httpd, drop httpd's listeners, exec. */
+static void exec_spawner(const vf_spawner *sp)
+{
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() == 1) {
+        _exit(1);           /* httpd is already gone */
+    }
+    ap_close_listeners();
+    execv(sp->argv[0], (char *const *)sp->argv);
+    fprintf(stderr, "mod_vhostfcgi: cannot run VhostFcgiSpawner %s: %s\n",
+            sp->argv[0], strerror(errno));
+    _exit(127);
+}
+
+static void start_spawner(vf_spawner *sp, apr_pool_t *pconf, server_rec *s)
+{
+    apr_status_t rv;
+
+    sp->started = apr_time_now();
+    rv = apr_proc_fork(&sp->proc, sp->pool);
+    if (rv == APR_INCHILD) {
+        exec_spawner(sp);
+    }
+    if (rv != APR_INPARENT) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(10690)
+                     "VhostFcgiSpawner: cannot fork %s", sp->argv[0]);
+        sp->proc.pid = 0;
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10691)
+                 "VhostFcgiSpawner: started %s (pid %ld)", sp->cmdline,
+                 (long)sp->proc.pid);
+    apr_proc_other_child_register(&sp->proc, maintenance, sp, NULL, pconf);
+    sp->registered = 1;
+}
+
+/* SIGTERM, then up to VF_STOP_WAIT for the graceful stop, then SIGKILL. */
+static void stop_spawner(vf_spawner *sp)
+{
+    apr_time_t deadline = apr_time_now() + VF_STOP_WAIT;
+
+    if (sp->proc.pid <= 0) {
+        return;
+    }
+    kill(sp->proc.pid, SIGTERM);
+    while (waitpid(sp->proc.pid, NULL, WNOHANG) == 0) {
+        if (apr_time_now() > deadline) {
+            kill(sp->proc.pid, SIGKILL);
+            waitpid(sp->proc.pid, NULL, 0);
+            break;
+        }
+        apr_sleep(apr_time_from_msec(50));
+    }
+    sp->proc.pid = 0;
+}
+
+static void maintenance(int reason, void *data, apr_wait_t status)
+{
+    vf_spawner *sp = data;
+    int mpm_state = AP_MPMQ_STOPPING;
+
+    switch (reason) {
+    case APR_OC_REASON_DEATH:
+    case APR_OC_REASON_LOST:
+        apr_proc_other_child_unregister(sp);
+        sp->registered = 0;
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf, APLOGNO(10692)
+                     "VhostFcgiSpawner: pid %ld ended (%s %d)",
+                     (long)sp->proc.pid,
+                     WIFSIGNALED(status) ? "signal" : "exit status",
+                     WIFSIGNALED(status) ? WTERMSIG(status)
+                                         : WEXITSTATUS(status));
+        sp->proc.pid = 0;
+        ap_mpm_query(AP_MPMQ_MPM_STATE, &mpm_state);
+        if (mpm_state != AP_MPMQ_STOPPING && sp->argv) {
+            apr_time_t since = apr_time_now() - sp->started;
+
+            /* A spawner that dies at once is not restarted in a loop. */
+            if (since < VF_RESPAWN_GAP) {
+                apr_sleep(VF_RESPAWN_GAP - since);
+            }
+            start_spawner(sp, sp->pconf, ap_server_conf);
+        }
+        break;
+    case APR_OC_REASON_UNREGISTER:
+        /* pconf is going: for good only when httpd exits. */
+        sp->registered = 0;
+        if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING) {
+            stop_spawner(sp);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* argv: PATH [ARGS...] -F -c POOLS_FILE */
+static void build_argv(vf_spawner *sp, const vf_server_conf *sc)
+{
+    apr_array_header_t *argv;
+    int i;
+
+    if (sp->argv_pool) {
+        apr_pool_destroy(sp->argv_pool);
+    }
+    apr_pool_create(&sp->argv_pool, sp->pool);
+    argv = apr_array_make(sp->argv_pool, 8, sizeof(const char *));
+    for (i = 0; i < sc->spawner_argv->nelts; i++) {
+        APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(sp->argv_pool,
+            APR_ARRAY_IDX(sc->spawner_argv, i, const char *));
+    }
+    APR_ARRAY_PUSH(argv, const char *) = "-F";
+    APR_ARRAY_PUSH(argv, const char *) = "-c";
+    APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(sp->argv_pool,
+                                                     sc->pools_file);
+    sp->cmdline = apr_array_pstrcat(sp->argv_pool, argv, ' ');
+    APR_ARRAY_PUSH(argv, const char *) = NULL;
+    sp->argv = (const char *const *)argv->elts;
+}
+
+int vf_spawner_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    vf_server_conf *sc = vf_server_conf_get(s);
+    vf_spawner *sp = spawner_state(s);
+    const char *cmdline;
+
+    if (sc->spawner_argv && !sc->pools_file) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, NULL,
+                     APLOGNO(10693) "%s: VhostFcgiSpawner needs "
+                     "VhostFcgiPoolsFile", sc->spawner_where);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    sp->pconf = pconf;
+    /* Only the real start, not the configuration check before it. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_CONFIG
+        || ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_NORMAL) {
+        return OK;
+    }
+    if (!sc->spawner_argv) {
+        stop_spawner(sp);           /* the directive was removed */
+        return OK;
+    }
+    cmdline = apr_pstrcat(pconf, apr_array_pstrcat(pconf, sc->spawner_argv,
+                          ' '), " -F -c ", sc->pools_file, NULL);
+    if (spawner_alive(sp) && sp->cmdline && !strcmp(cmdline, sp->cmdline)) {
+        /* httpd restarted: keep the spawner, let it reload its pools. */
+        apr_proc_other_child_register(&sp->proc, maintenance, sp, NULL,
+                                      pconf);
+        sp->registered = 1;
+        kill(sp->proc.pid, SIGHUP);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(10694)
+                     "VhostFcgiSpawner: pid %ld kept, asked to reload",
+                     (long)sp->proc.pid);
+        return OK;
+    }
+    stop_spawner(sp);
+    build_argv(sp, sc);
+    start_spawner(sp, pconf, s);
+    return OK;
+}
