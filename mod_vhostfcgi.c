@@ -123,12 +123,17 @@ static const char *add_env_fixup(cmd_parms *cmd, void *dcv, const char *cond,
     return NULL;
 }
 
-static const char *set_pool(cmd_parms *cmd, void *dcv, const char *arg)
+static const char *set_pool(cmd_parms *cmd, void *dcv, int argc,
+                            char *const argv[])
 {
     vf_dir_conf *dc = dcv;
 
+    if (argc < 1) {
+        return "VhostFcgiPool needs a pool name, a URL or none";
+    }
     dc->pool_set = 1;
-    return vf_pool_define(cmd, arg, &dc->pool);
+    return vf_pool_define(cmd, argv[0], argc - 1,
+                          (const char *const *)argv + 1, &dc->pool);
 }
 
 static const char *add_extension(cmd_parms *cmd, void *dcv, const char *arg)
@@ -212,10 +217,11 @@ static const char *set_spawner(cmd_parms *cmd, void *dcv, int argc,
 }
 
 static const command_rec vf_cmds[] = {
-    AP_INIT_TAKE1("VhostFcgiPool", set_pool, NULL, RSRC_CONF | ACCESS_CONF,
-                  "where this scope's scripts run: a pool name, "
-                  "unix:/path.sock, fcgi://host:port, balancer://name, "
-                  "or none"),
+    AP_INIT_TAKE_ARGV("VhostFcgiPool", set_pool, NULL,
+                      RSRC_CONF | ACCESS_CONF,
+                      "where this scope's scripts run: a pool name, "
+                      "unix:/path.sock, fcgi://host:port, balancer://name, "
+                      "or none; then max=N idle=N idle_timeout=SECONDS"),
     AP_INIT_ITERATE("VhostFcgiExtensions", add_extension, NULL,
                     RSRC_CONF | ACCESS_CONF,
                     "file name endings that make a file a script "

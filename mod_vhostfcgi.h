@@ -95,6 +95,12 @@ typedef enum {
 
 struct vf_conn_cache;
 
+/* A pool's figures shared by all httpd processes (shared memory). */
+typedef struct {
+    volatile apr_uint32_t open;     /* connections open, all processes */
+    volatile apr_uint32_t waiting;  /* requests waiting for a connection */
+} vf_pool_shared;
+
 struct vf_pool {
     const char *name;               /* as written in VhostFcgiPool */
     const char *where;              /* "file:line" of that directive */
@@ -108,15 +114,20 @@ struct vf_pool {
     uid_t uid;
     gid_t gid;
     int max_children;               /* from the pools file; 0: unknown */
+    int max_conns;                  /* open connections, all processes;
+                                     * 0: not capped */
     int max_idle;                   /* idle connections kept per process */
     apr_interval_time_t idle_ttl;   /* an idle connection expires after */
+    vf_pool_shared *shared;         /* in shared memory */
     struct vf_conn_cache *cache;    /* this process's connections */
 };
 
-/* VhostFcgiPool's argument: "none" gives *pool = NULL.  Returns an error
- * message or NULL.  URL pools are keyed by vhost and URL, named pools by
- * name, so no two vhosts share a URL pool's connections. */
-const char *vf_pool_define(cmd_parms *cmd, const char *arg, vf_pool **pool);
+/* VhostFcgiPool TARGET [max=N] [idle=N] [idle_timeout=S]: "none" gives
+ * *pool = NULL.  Returns an error message or NULL.  URL pools are keyed by
+ * vhost and URL, named pools by name, so no two vhosts share a URL pool's
+ * connections. */
+const char *vf_pool_define(cmd_parms *cmd, const char *target, int nopts,
+                           const char *const *opts, vf_pool **pool);
 
 /* At startup: reads the pools file, resolves names and addresses. */
 int vf_pools_resolve(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
@@ -137,12 +148,13 @@ struct vf_conn {
     unsigned requests;              /* served on this connection */
 };
 
-struct vf_conn_cache *vf_conn_cache_create(apr_pool_t *p, vf_pool *pool);
+/* In each child: the pools' connection caches and their reaper thread. */
+void vf_conn_child_init(apr_pool_t *pchild, apr_array_header_t *pools);
 
-/* A connection for one request: an idle one still open, or a new one when
- * fresh is set or none is idle.  On failure returns NULL with *status 503
- * and the reason logged (*retry_after set when the backend is merely
- * full). */
+/* A connection for one request: an idle one still open, or a new one (only
+ * a new one when fresh is set), waiting while the pool is at max_conns.
+ * On failure returns NULL with *status 503 and the reason logged, and
+ * Retry-After set where the backend is busy rather than down. */
 vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
                          int *status);
 

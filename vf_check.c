@@ -179,8 +179,9 @@ static int vf_fixups(request_rec *r)
         r->handler = dc->pool->proxy_handler;   /* mod_proxy's turn */
         return OK;
     }
+    /* The handler finds the pool in the directory config again: that, not
+     * request_config, survives mod_dir's fast redirect to an index. */
     r->handler = VF_POOL_HANDLER;
-    ap_set_module_config(r->request_config, &vhostfcgi_module, dc->pool);
     return OK;
 }
 
@@ -196,7 +197,7 @@ static int vf_pool_handler(request_rec *r)
     if (!r->handler || strcmp(r->handler, VF_POOL_HANDLER)) {
         return DECLINED;
     }
-    pool = ap_get_module_config(r->request_config, &vhostfcgi_module);
+    pool = vf_dir_conf_get(r)->pool;
     if (!pool || !pool->cache) {
         return DECLINED;
     }

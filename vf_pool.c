@@ -19,6 +19,7 @@
 
 #include "http_core.h"
 #include "apr_hash.h"
+#include "apr_shm.h"
 #include "apr_strings.h"
 #include "apr_lib.h"
 
@@ -106,31 +107,73 @@ static const char *parse_target(cmd_parms *cmd, vf_pool *pool,
     return NULL;
 }
 
-const char *vf_pool_define(cmd_parms *cmd, const char *arg, vf_pool **out)
+/* max=N idle=N idle_timeout=SECONDS after the target. */
+static const char *parse_options(cmd_parms *cmd, vf_pool *pool, int nopts,
+                                 const char *const *opts)
+{
+    int i;
+
+    for (i = 0; i < nopts; i++) {
+        const char *eq = strchr(opts[i], '=');
+        char *end = NULL;
+        long v = eq ? strtol(eq + 1, &end, 10) : -1;
+
+        if (!eq || end == eq + 1 || *end || v < 0 || v > 100000) {
+            return apr_psprintf(cmd->pool, "VhostFcgiPool: bad option "
+                                "'%s' (expected max=N, idle=N or "
+                                "idle_timeout=SECONDS)", opts[i]);
+        }
+        if (!strncmp(opts[i], "max=", 4)) {
+            pool->max_conns = (int)v;
+        }
+        else if (!strncmp(opts[i], "idle=", 5)) {
+            pool->max_idle = (int)v;
+        }
+        else if (!strncmp(opts[i], "idle_timeout=", 13)) {
+            pool->idle_ttl = apr_time_from_sec(v);
+        }
+        else {
+            return apr_psprintf(cmd->pool, "VhostFcgiPool: unknown option "
+                                "'%s'", opts[i]);
+        }
+    }
+    return NULL;
+}
+
+const char *vf_pool_define(cmd_parms *cmd, const char *target, int nopts,
+                           const char *const *opts, vf_pool **out)
 {
     apr_hash_t *pools = registry(cmd->pool);
     const char *key = NULL, *err;
     vf_pool probe, *pool;
 
     *out = NULL;
-    if (!strcasecmp(arg, "none")) {
-        return NULL;
+    if (!strcasecmp(target, "none")) {
+        return nopts ? "VhostFcgiPool none takes no options" : NULL;
     }
     memset(&probe, 0, sizeof(probe));
-    if ((err = parse_target(cmd, &probe, arg, &key))) {
+    probe.max_conns = VF_UNSET;
+    probe.max_idle = VF_UNSET;
+    probe.idle_ttl = VF_DEFAULT_IDLE_TTL;
+    if ((err = parse_target(cmd, &probe, target, &key))
+        || (err = parse_options(cmd, &probe, nopts, opts))) {
         return err;
     }
     if ((pool = apr_hash_get(pools, key, APR_HASH_KEY_STRING))) {
+        /* The same pool named again: options belong to its first line. */
+        if (nopts) {
+            return apr_psprintf(cmd->pool, "VhostFcgiPool %s: options "
+                                "may only be given where it is first "
+                                "named (%s)", target, pool->where);
+        }
         *out = pool;
         return NULL;
     }
     pool = apr_pmemdup(cmd->pool, &probe, sizeof(probe));
-    pool->name = arg;
+    pool->name = target;
     pool->where = apr_psprintf(cmd->pool, "%s:%d",
                                cmd->directive->filename,
                                cmd->directive->line_num);
-    pool->max_idle = VF_UNSET;
-    pool->idle_ttl = VF_DEFAULT_IDLE_TTL;
     apr_hash_set(pools, key, APR_HASH_KEY_STRING, pool);
     *out = pool;
     return NULL;
@@ -200,12 +243,13 @@ static const char *read_pools_file(apr_pool_t *pconf, apr_pool_t *ptemp,
 /* Defaults that depend on what the pools file said. */
 static const char *finish_pool(apr_pool_t *pconf, vf_pool *pool)
 {
+    if (pool->max_conns == VF_UNSET) {
+        /* One connection per worker, never more (see vf_conn.c). */
+        pool->max_conns = pool->max_children > 0 ? pool->max_children : 0;
+    }
     if (pool->max_idle == VF_UNSET) {
-        /* A worker serves one connection: keep idle connections well
-         * below the pool's size, so they never pin every worker while
-         * other requests queue. */
-        pool->max_idle = pool->max_children > 0
-                         ? (pool->max_children + 1) / 2 : VF_DEFAULT_IDLE;
+        pool->max_idle = pool->max_conns > 0 ? pool->max_conns
+                                             : VF_DEFAULT_IDLE;
     }
     if (pool->kind == VF_POOL_TCP && !pool->addr
         && apr_sockaddr_info_get(&pool->addr, pool->host, APR_UNSPEC,
@@ -213,6 +257,31 @@ static const char *finish_pool(apr_pool_t *pconf, vf_pool *pool)
         return apr_psprintf(pconf, "%s: VhostFcgiPool %s: cannot resolve "
                             "host '%s'", pool->where, pool->name,
                             pool->host);
+    }
+    return NULL;
+}
+
+/* One shared-memory slot per pool, inherited by the children. */
+static const char *share_pools(apr_pool_t *pconf, apr_pool_t *ptemp,
+                               apr_hash_t *pools)
+{
+    unsigned n = apr_hash_count(pools), i = 0;
+    apr_hash_index_t *hi;
+    vf_pool_shared *slots;
+    apr_shm_t *shm;
+    apr_status_t rv;
+
+    if (!n) {
+        return NULL;
+    }
+    rv = apr_shm_create(&shm, n * sizeof(vf_pool_shared), NULL, pconf);
+    if (rv != APR_SUCCESS) {
+        return "mod_vhostfcgi: cannot create shared memory for the pools";
+    }
+    slots = apr_shm_baseaddr_get(shm);
+    memset(slots, 0, n * sizeof(vf_pool_shared));
+    for (hi = apr_hash_first(ptemp, pools); hi; hi = apr_hash_next(hi)) {
+        ((vf_pool *)apr_hash_this_val(hi))->shared = &slots[i++];
     }
     return NULL;
 }
@@ -227,6 +296,9 @@ int vf_pools_resolve(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
          hi = apr_hash_next(hi)) {
         err = finish_pool(pconf, apr_hash_this_val(hi));
     }
+    if (!err) {
+        err = share_pools(pconf, ptemp, pools);
+    }
     if (err) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, NULL,
                      APLOGNO(10670) "%s", err);
@@ -238,13 +310,15 @@ int vf_pools_resolve(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 void vf_pools_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_hash_t *pools = registry(s->process->pconf);
+    apr_array_header_t *own = apr_array_make(pchild, 8, sizeof(vf_pool *));
     apr_hash_index_t *hi;
 
     for (hi = apr_hash_first(pchild, pools); hi; hi = apr_hash_next(hi)) {
         vf_pool *pool = apr_hash_this_val(hi);
 
         if (pool->kind != VF_POOL_BALANCER) {
-            pool->cache = vf_conn_cache_create(pchild, pool);
+            APR_ARRAY_PUSH(own, vf_pool *) = pool;
         }
     }
+    vf_conn_child_init(pchild, own);
 }
