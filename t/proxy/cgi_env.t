@@ -10,7 +10,7 @@ use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use VhostFcgi::Test qw(:all);
 
-plan tests => 47;
+plan tests => 51;
 
 my $doc = docroot();
 my $port = vhost_port('vf_unix');
@@ -57,10 +57,22 @@ ok(!exists $env->{HTTP_PROXY}, 'httpoxy: request header Proxy does not become HT
 
 # --- what goes over the wire, before php-fpm's own fix-ups ---------------
 SKIP: {
-    skip 'fcgi-misbehave not built', 2 unless misbehave_available();
+    skip 'fcgi-misbehave not built', 6 unless misbehave_available();
     my ($r, $e) = get_env('vf_fault', '/mb/echo?x=1', headers => [Proxy => 'evil']);
     is($r->{status}, 200, 'fcgi-misbehave echo answers');
     ok(!exists $e->{HTTP_PROXY}, 'httpoxy: no HTTP_PROXY param on the wire');
+
+    # SetHandler form (vhost vf_shared, t/htdocs/mbh/echo.php).
+    # stock: SCRIPT_FILENAME is "proxy:fcgi://localhost" + the real path
+    # (ProxyFCGIBackendType FPM; php-fpm strips the prefix); the real path
+    # alone is just as good for php-fpm.
+    # stock: also sends the internal note "proxy-nokeepalive=1" as a param.
+    ($r, $e) = get_env('vf_shared', '/mbh/echo.php/x?q');
+    like($e->{SCRIPT_FILENAME} // '', qr{^(?:proxy:fcgi://localhost)?\Q$doc/mbh/echo.php\E$},
+         'wire: SCRIPT_FILENAME is the real script');
+    is($e->{SCRIPT_NAME}, '/mbh/echo.php', 'wire: SCRIPT_NAME');
+    is($e->{PATH_INFO}, '/x', 'wire: PATH_INFO');
+    is($e->{REQUEST_URI}, '/mbh/echo.php/x?q', 'wire: REQUEST_URI');
 }
 
 # --- escaping: REQUEST_URI and QUERY_STRING raw, PATH_INFO decoded --------

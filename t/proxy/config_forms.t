@@ -82,7 +82,7 @@ SKIP: {
         my $php = raw_request('vf_shared', 'GET', '/php/hello.php');
         like($php->{body}, qr/^hello from php pool www$/m,
              "shared fcgi://localhost, round $round: *.php reaches php-fpm's socket");
-        my $mb = raw_request('vf_shared', 'GET', '/mbh/echo');
+        my $mb = raw_request('vf_shared', 'GET', '/mbh/echo.php');
         like($mb->{body}, qr/^STDIN_BYTES=0$/m,
              "shared fcgi://localhost, round $round: /mbh/ reaches fcgi-misbehave's socket");
     }

@@ -30,9 +30,10 @@ my @bad_gateway = (
     ['end-first',     '200 with an empty body when END_REQUEST comes first', 0],
 );
 
-plan tests => 6 + 2 * @bad_gateway + 2 + 3 + 3 + 4 + 6 + 3 + 4;
+plan tests => 6 + 2 * @bad_gateway + 2 + 3 + 3 + 4 + 6 + 3 + 5;
 
 my $start_mark = log_mark();
+my $parent = VhostFcgi::Test::httpd_parent_pid();
 
 # --- cannot connect ---------------------------------------------------------
 {
@@ -54,7 +55,7 @@ my $start_mark = log_mark();
 }
 
 SKIP: {
-    skip 'fcgi-misbehave not built (make tools)', 2 * @bad_gateway + 25
+    skip 'fcgi-misbehave not built (make tools)', 2 * @bad_gateway + 26
         unless misbehave_available();
 
     # --- malformed responses: 502 ------------------------------------------
@@ -159,5 +160,6 @@ SKIP: {
         like($res->{body}, qr/^hello from php/, 'after the faults: with the right body');
         unlike(log_since($start_mark), qr/exit signal|child pid \d+ exit/i,
                'no httpd child crashed during the fault tests');
+        is(VhostFcgi::Test::httpd_parent_pid(), $parent, 'the same httpd serves on');
     }
 }

@@ -9,7 +9,7 @@ use Apache::Test qw(-withtestmore);
 use Time::HiRes qw(time sleep);
 use VhostFcgi::Test qw(:all);
 
-plan tests => 46;
+plan tests => 47;
 
 use constant MB => 1024 * 1024;
 my $mb = misbehave_available();
@@ -159,13 +159,21 @@ SKIP: {
        'php error_log() text appears in the error log');
 }
 SKIP: {
-    skip 'fcgi-misbehave not built', 3 unless $mb;
+    skip 'fcgi-misbehave not built', 4 unless $mb;
     my $mark = log_mark();
     my $res = raw_request('vf_fault', 'GET', '/mb/stderr');
     is($res->{status}, 200, 'misbehave stderr: 200');
     is($res->{body}, "ok\n", 'misbehave stderr: body');
-    ok(log_wait_for($mark, qr/misbehave says hello on stderr/),
-       'FCGI_STDERR text appears in the error log');
+    my $log = log_wait_for($mark, qr/misbehave says hello on stderr/);
+    ok($log, 'FCGI_STDERR text appears in the error log');
+    # The issue: stderr is logged "naming the vhost and backend" (vf_fault's
+    # ServerName is localhost; its backend is fcgi://misbehave/ on the
+    # socket .../misbehave.sock).
+    my ($line) = grep { /misbehave says hello on stderr/ } split /\n/, $log;
+    local $TODO = stock_todo('logs "AH01071: Got error \'...\'" naming neither');
+    ok(($line // '') =~ /localhost/ && ($line // '') =~ /misbehave(?!\s+says)/,
+       'the stderr log line names the vhost and the backend')
+        or diag($line // '(no line)');
 }
 
 # --- the body framing survives odd record sizes --------------------------

@@ -1,0 +1,4 @@
+<?php
+// Never run by PHP: requests for t/htdocs/mbh/*.php go to fcgi-misbehave,
+// which picks its scenario from the file name ("echo").  The file exists
+// so that a handler checking for a real script lets the request through.
