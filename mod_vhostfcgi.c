@@ -49,8 +49,25 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 
 static void *create_server_conf(apr_pool_t *p, server_rec *s)
 {
+    vf_server_conf *sc = apr_pcalloc(p, sizeof(*sc));
+
     (void)s;
-    return apr_pcalloc(p, sizeof(vf_server_conf));
+    sc->admit_max = VF_UNSET;
+    return sc;
+}
+
+/* Only admission control is per vhost; the rest is global. */
+static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const vf_server_conf *base = basev, *add = addv;
+    vf_server_conf *sc = apr_pmemdup(p, add, sizeof(*sc));
+
+    if (add->admit_max == VF_UNSET) {
+        sc->admit_max = base->admit_max;
+        sc->admit_queue = base->admit_queue;
+        sc->admit_wait = base->admit_wait;
+    }
+    return sc;
 }
 
 vf_dir_conf *vf_dir_conf_get(request_rec *r)
@@ -216,6 +233,41 @@ static const char *set_spawner(cmd_parms *cmd, void *dcv, int argc,
     return NULL;
 }
 
+/* VhostFcgiMaxInFlight N [queue=M] [wait=S] */
+static const char *set_max_inflight(cmd_parms *cmd, void *dcv, int argc,
+                                    char *const argv[])
+{
+    vf_server_conf *sc = vf_server_conf_get(cmd->server);
+    char *end;
+    int i;
+
+    (void)dcv;
+    if (argc < 1 || (sc->admit_max = (int)strtol(argv[0], &end, 10)) < 1
+        || *end) {
+        return "VhostFcgiMaxInFlight needs a number of requests >= 1";
+    }
+    sc->admit_queue = 0;
+    sc->admit_wait = 0;
+    for (i = 1; i < argc; i++) {
+        long v = -1;
+
+        if (!strncmp(argv[i], "queue=", 6)) {
+            v = strtol(argv[i] + 6, &end, 10);
+            sc->admit_queue = (int)v;
+        }
+        else if (!strncmp(argv[i], "wait=", 5)) {
+            v = strtol(argv[i] + 5, &end, 10);
+            sc->admit_wait = apr_time_from_sec(v);
+        }
+        if (v < 0 || *end) {
+            return apr_psprintf(cmd->pool, "VhostFcgiMaxInFlight: bad "
+                                "option '%s' (expected queue=M or wait=S)",
+                                argv[i]);
+        }
+    }
+    return NULL;
+}
+
 static const command_rec vf_cmds[] = {
     AP_INIT_TAKE_ARGV("VhostFcgiPool", set_pool, NULL,
                       RSRC_CONF | ACCESS_CONF,
@@ -235,6 +287,9 @@ static const command_rec vf_cmds[] = {
                   "pool's user or group"),
     AP_INIT_TAKE1("VhostFcgiPoolsFile", set_pools_file, NULL, RSRC_CONF,
                   "the spawner's pools file, for pool names"),
+    AP_INIT_TAKE_ARGV("VhostFcgiMaxInFlight", set_max_inflight, NULL,
+                      RSRC_CONF, "N [queue=M] [wait=SECONDS]: requests of "
+                      "a pool at its backend at once, and how many wait"),
     AP_INIT_TAKE_ARGV("VhostFcgiSpawner", set_spawner, NULL, RSRC_CONF,
                       "PATH [ARGS]: httpd runs and supervises the spawner "
                       "with the pools file"),
@@ -322,6 +377,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     vf_check_register_hooks(p);
+    vf_serve_register_hooks(p);
     vf_proxy_register_hooks(p);
 }
 
@@ -330,7 +386,7 @@ AP_DECLARE_MODULE(vhostfcgi) = {
     create_dir_conf,
     merge_dir_conf,
     create_server_conf,
-    NULL,
+    merge_server_conf,
     vf_cmds,
     register_hooks,
     AP_MODULE_FLAG_NONE

@@ -6,8 +6,10 @@
  *
  *   mod_vhostfcgi.c   glue: configuration, directives, hooks
  *   vf_check.c        the script check, and routing a request to its pool
+ *   vf_serve.c        the handler serving a request from a pool
  *   vf_pool.c         pool definitions, resolved against the pools file
  *   vf_conn.c         each pool's connections in this process
+ *   vf_admit.c        VhostFcgiMaxInFlight: admission control per pool
  *   vf_spawner.c      VhostFcgiSpawner: httpd supervises the spawner
  *   vf_proxy.c        the mod_proxy scheme and canon handlers
  *   vf_env.c          the CGI/1.1 environment sent as FCGI_PARAMS
@@ -77,6 +79,9 @@ typedef struct {
     const char *pools_file_where;       /* its file:line */
     apr_array_header_t *spawner_argv;   /* VhostFcgiSpawner PATH [ARGS] */
     const char *spawner_where;          /* its file:line */
+    int admit_max;                      /* VhostFcgiMaxInFlight N; 0: off */
+    int admit_queue;                    /*   queue=M */
+    apr_interval_time_t admit_wait;     /*   wait=S */
 } vf_server_conf;
 
 vf_dir_conf *vf_dir_conf_get(request_rec *r);
@@ -99,6 +104,8 @@ struct vf_conn_cache;
 typedef struct {
     volatile apr_uint32_t open;     /* connections open, all processes */
     volatile apr_uint32_t waiting;  /* requests waiting for a connection */
+    volatile apr_uint32_t inflight; /* VhostFcgiMaxInFlight: admitted */
+    volatile apr_uint32_t queued;   /* VhostFcgiMaxInFlight: waiting */
 } vf_pool_shared;
 
 struct vf_pool {
@@ -162,6 +169,16 @@ vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
 void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable);
 
 /* ------------------------------------------------------------------ */
+/* vf_admit.c - VhostFcgiMaxInFlight                                   */
+/* ------------------------------------------------------------------ */
+
+/* OK when the request may go to its pool's backend now (after waiting in
+ * the queue if it had to); else 503 with Retry-After, logged.  Every OK is
+ * paired with one vf_admit_leave. */
+int vf_admit_enter(request_rec *r, vf_pool *pool);
+void vf_admit_leave(request_rec *r, vf_pool *pool);
+
+/* ------------------------------------------------------------------ */
 /* vf_spawner.c - VhostFcgiSpawner                                     */
 /* ------------------------------------------------------------------ */
 
@@ -172,7 +189,16 @@ int vf_spawner_post_config(apr_pool_t *pconf, server_rec *s);
 /* vf_check.c - the script check and pool routing                      */
 /* ------------------------------------------------------------------ */
 
+/* The handler name vf_check.c gives requests for vf_serve.c. */
+#define VF_POOL_HANDLER "vhostfcgi-pool"
+
 void vf_check_register_hooks(apr_pool_t *p);
+
+/* ------------------------------------------------------------------ */
+/* vf_serve.c - serving a request from a pool                          */
+/* ------------------------------------------------------------------ */
+
+void vf_serve_register_hooks(apr_pool_t *p);
 
 /* ------------------------------------------------------------------ */
 /* vf_body.c - the request body                                        */

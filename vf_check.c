@@ -9,7 +9,8 @@
  *   - its own name ends in one of VhostFcgiExtensions (default .php),
  *   - with VhostFcgiScriptOwner pool, its group (or owner) is the pool's.
  *
- * A request that passes goes to its pool (VhostFcgiPool) or on to
+ * A request that passes goes to its pool (VhostFcgiPool, served by
+ * vf_serve.c) or on to
  * mod_proxy (drop-in SetHandler "proxy:...fcgi://").  One that does not is
  * left to httpd as for any file: 404 for a missing script, the file itself
  * for a non-script (/evil.gif/x.php is evil.gif with PATH_INFO /x.php, and
@@ -21,8 +22,6 @@
 #include "http_core.h"
 #include "http_request.h"
 #include "apr_strings.h"
-
-#define VF_POOL_HANDLER "vhostfcgi-pool"
 
 static int has_script_extension(const char *filename,
                                 const apr_array_header_t *exts)
@@ -185,54 +184,6 @@ static int vf_fixups(request_rec *r)
     return OK;
 }
 
-/* Serves a request routed to one of the module's own pools. */
-static int vf_pool_handler(request_rec *r)
-{
-    vf_pool *pool;
-    vf_body body;
-    vf_exchange x;
-    vf_outcome outcome = VF_OUT_REFUSED;
-    int status, attempt;
-
-    if (!r->handler || strcmp(r->handler, VF_POOL_HANDLER)) {
-        return DECLINED;
-    }
-    pool = vf_dir_conf_get(r)->pool;
-    if (!pool || !pool->cache) {
-        return DECLINED;
-    }
-    if ((status = vf_body_prepare(r, &body)) != OK) {
-        return status;
-    }
-    memset(&x, 0, sizeof(x));
-    if (vf_env_encode(r, vf_dir_conf_get(r), &body, 1, &x.params)) {
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    x.r = r;
-    x.backend = pool->name;
-    x.keep_conn = 1;
-    x.body = &body;
-    x.timeout = r->server->timeout;
-
-    /* A reused connection found closed before anything of the request was
-     * consumed is retried once, on a connection opened for it. */
-    for (attempt = 0; attempt < 2; attempt++) {
-        vf_conn *c = vf_conn_acquire(pool, r, attempt > 0, &status);
-
-        if (!c) {
-            return status;
-        }
-        x.sock = c->sock;
-        x.reused = c->requests > 0;
-        outcome = vf_exchange_run(&x);
-        vf_conn_release(pool, c, x.reusable);
-        if (outcome != VF_OUT_STALE) {
-            break;
-        }
-    }
-    return vf_exchange_finish(&x, outcome);
-}
-
 void vf_check_register_hooks(apr_pool_t *p)
 {
     /* After SetHandler (fixups, REALLY_FIRST) and mod_rewrite, before
@@ -241,5 +192,4 @@ void vf_check_register_hooks(apr_pool_t *p)
 
     (void)p;
     ap_hook_fixups(vf_fixups, after, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(vf_pool_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

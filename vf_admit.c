@@ -1,0 +1,89 @@
+/*
+ * vf_admit.c - VhostFcgiMaxInFlight: admission control per pool.
+ *
+ * At most N requests of a pool are at its backend at once (counted across
+ * all httpd processes), M more may wait up to S seconds for a place, and
+ * the rest are answered 503 with Retry-After at once.  So one slow site can
+ * tie up at most N + M of httpd's threads; every other site keeps the rest.
+ */
+#include "mod_vhostfcgi.h"
+
+#include "apr_atomic.h"
+#include "apr_strings.h"
+
+#define VF_ADMIT_SLICE  apr_time_from_msec(10)
+
+static int try_enter(vf_pool *pool, int max)
+{
+    apr_uint32_t n;
+
+    do {
+        n = apr_atomic_read32(&pool->shared->inflight);
+        if (n >= (apr_uint32_t)max) {
+            return 0;
+        }
+    } while (apr_atomic_cas32(&pool->shared->inflight, n + 1, n) != n);
+    return 1;
+}
+
+/* A place in the queue, if one is free. */
+static int try_queue(vf_pool *pool, int max)
+{
+    apr_uint32_t n;
+
+    do {
+        n = apr_atomic_read32(&pool->shared->queued);
+        if (n >= (apr_uint32_t)max) {
+            return 0;
+        }
+    } while (apr_atomic_cas32(&pool->shared->queued, n + 1, n) != n);
+    return 1;
+}
+
+static int refuse(request_rec *r, vf_pool *pool, const vf_server_conf *sc,
+                  const char *why)
+{
+    apr_table_setn(r->err_headers_out, "Retry-After",
+                   apr_itoa(r->pool, sc->admit_wait > 0
+                                     ? (int)apr_time_sec(sc->admit_wait) + 1
+                                     : 1));
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, APLOGNO(10700)
+                  "VhostFcgiMaxInFlight: pool %s (vhost %s) %s; 503",
+                  pool->name, r->server->server_hostname, why);
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
+int vf_admit_enter(request_rec *r, vf_pool *pool)
+{
+    const vf_server_conf *sc = vf_server_conf_get(r->server);
+    apr_time_t deadline;
+
+    if (sc->admit_max <= 0 || try_enter(pool, sc->admit_max)) {
+        return OK;
+    }
+    if (!try_queue(pool, sc->admit_queue)) {
+        return refuse(r, pool, sc, apr_psprintf(r->pool,
+                      "has %d requests in flight and %d waiting",
+                      sc->admit_max, sc->admit_queue));
+    }
+    deadline = apr_time_now() + sc->admit_wait;
+    while (!try_enter(pool, sc->admit_max)) {
+        if (apr_time_now() >= deadline) {
+            apr_atomic_dec32(&pool->shared->queued);
+            return refuse(r, pool, sc, apr_psprintf(r->pool,
+                          "stayed at %d requests in flight for %"
+                          APR_TIME_T_FMT " ms", sc->admit_max,
+                          apr_time_as_msec(sc->admit_wait)));
+        }
+        apr_sleep(VF_ADMIT_SLICE);
+    }
+    apr_atomic_dec32(&pool->shared->queued);
+    return OK;
+}
+
+void vf_admit_leave(request_rec *r, vf_pool *pool)
+{
+    if (vf_server_conf_get(r->server)->admit_max > 0) {
+        apr_atomic_dec32(&pool->shared->inflight);
+    }
+}
