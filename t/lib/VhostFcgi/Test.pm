@@ -14,7 +14,7 @@ package VhostFcgi::Test;
 #   VF_MB_PORT       fcgi-misbehave TCP port on 127.0.0.1
 #   VF_DEAD_PORT     a 127.0.0.1 TCP port nothing listens on
 #   VF_NOSOCK        a unix socket path that does not exist
-#   VF_HTTPD_USER    User/Group httpd's children run as
+#   VF_REPO          the checkout (may not be readable by other users)
 use strict;
 use warnings;
 
@@ -26,7 +26,7 @@ use Time::HiRes qw(time sleep);
 use Digest::MD5 ();
 
 our @EXPORT_OK = qw(
-    vf_module is_stock stock_todo module_dir
+    vf_module is_stock stock_todo
     raw_request raw_connect read_response
     log_mark log_since log_wait_for
     httpd_children rss_kb children_rss_kb
@@ -35,9 +35,8 @@ our @EXPORT_OK = qw(
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
+# Debian's httpd modules (apxs -q LIBEXECDIR).
 use constant MODULE_DIR => '/usr/lib/apache2/modules';
-
-sub module_dir { MODULE_DIR }
 
 sub vf_module {
     my $m = $ENV{VF_MODULE} // '';
@@ -73,7 +72,6 @@ sub t_logs_dir { File::Spec->catdir(t_dir(), 'logs') }
 # The @VF_*@ tokens available to t/conf/*.conf.in.
 sub conf_vars {
     my %v = (
-        vf_module     => vf_module(),
         vf_fpm_sock   => $ENV{VF_FPM_SOCK}  || '/nonexistent/fpm.sock',
         vf_fpm_port   => $ENV{VF_FPM_PORT}  || 1,
         vf_fpm_port2  => $ENV{VF_FPM_PORT2} || 1,
