@@ -69,8 +69,18 @@ struct chunk {
 
 #define ALIGN_UP(n)     (((n) + 15) & ~(size_t)15)
 #define CHUNK_HDR       ALIGN_UP(sizeof(struct chunk))
-#define CHUNK_FIRST     4096
-#define CHUNK_MAX       (256 * 1024)
+
+/* Chunks start small (the fuzzer parses tiny files by the million) and
+ * double up to a bound.  The unit test builds a copy with both at 16, so
+ * that every allocation is a malloc of its own and can be made to fail. */
+#ifndef POOLS_ARENA_FIRST
+#define POOLS_ARENA_FIRST   4096
+#endif
+#ifndef POOLS_ARENA_MAX
+#define POOLS_ARENA_MAX     (256 * 1024)
+#endif
+#define CHUNK_FIRST     POOLS_ARENA_FIRST
+#define CHUNK_MAX       POOLS_ARENA_MAX
 
 struct arena {
     struct chunk *head;             /* the chunk being filled */
@@ -2056,25 +2066,28 @@ struct nss_buf {
     size_t len;
 };
 
+/* Returns 0, or ENOMEM (also past 1 MiB: no entry is that big). */
 static int nss_grow(struct nss_buf *b)
 {
     size_t len = b->len ? 2 * b->len : 1024;
     char *p;
 
     if (len > 1024 * 1024)
-        return -1;
+        return ENOMEM;
     p = realloc(b->buf, len);
     if (p == NULL)
-        return -1;
+        return ENOMEM;
     b->buf = p;
     b->len = len;
     return 0;
 }
 
+/* Calls a get*_r function until the buffer is big enough; rc is its
+ * result, or ENOMEM. */
 #define NSS_CALL(b, rc, call) \
     do { \
         (rc) = (b)->len > 0 ? (call) : ERANGE; \
-    } while ((rc) == ERANGE && nss_grow(b) == 0)
+    } while ((rc) == ERANGE && ((rc) = nss_grow(b)) == 0)
 
 /* POSIX: not found is 0 with a NULL result; glibc and others also use
  * these errors for it (getpwnam(3), NOTES). */

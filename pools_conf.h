@@ -20,8 +20,17 @@
  *
  * Every failure is one line "FILE:LINE: KEY: message" in errbuf (the first
  * error found; parsing stops there).  KEY is the key as written, or the
- * section name for section-level errors.  Warnings (not errors) are kept in
- * the configuration, see pools_warning().
+ * section name for section-level errors, or "syntax" for a bad character;
+ * a missing key is blamed on the line of its section header.  Only a file
+ * that cannot be read has no line: "FILE: cannot open: strerror".
+ * Warnings (not errors) are kept in the configuration, see pools_warning().
+ *
+ * The format, beyond php-fpm's: values may be "double-quoted" (\" and \\
+ * inside) to keep blanks or ';'; a ';' comment may end a line when a blank
+ * precedes it ('#' comments whole lines only); $pool in a value is the
+ * pool's name; template = NAME inherits every key of NAME (at most 16
+ * levels), env[] merging by name.  Pool names are [A-Za-z0-9_.-], at most
+ * 64, not starting with '.' or '-' (they end up in paths and argv).
  */
 #ifndef POOLS_CONF_H
 #define POOLS_CONF_H
@@ -141,7 +150,8 @@ struct pools_pool {
     unsigned max_children;          /* default 5 */
     unsigned start_servers;         /* dynamic only (else 0 unless set) */
     unsigned min_spare_servers;     /* dynamic: default 1 */
-    unsigned max_spare_servers;     /* dynamic: default min(3, max_children) */
+    unsigned max_spare_servers;     /* dynamic: default max(3, min_spare),
+                                     * at most max_children */
     long long process_idle_timeout_ms;      /* default 10000 */
     unsigned max_requests;                  /* 0: unlimited (default) */
     long long request_terminate_timeout_ms; /* 0: off (default) */
@@ -186,7 +196,7 @@ struct pools_conf;                  /* opaque: the arena and the indexes */
 
 /* Parse and validate a pools file (without user/group lookups).  Returns 0
  * and sets *cfg, or -1 with *cfg = NULL and a one-line message in errbuf
- * (errbuf may be NULL when errlen is 0). */
+ * (errbuf may be NULL when errlen is 0).  Thread-safe: no global state. */
 int pools_parse_file(const char *path, struct pools_conf **cfg,
                      char *errbuf, size_t errlen);
 
@@ -234,7 +244,9 @@ const char *pools_gfield_key(enum pools_gfield f);
 
 /* Whether two pools run the same way: every resolved value equal (env in
  * any order; ids too when both are resolved), origins ignored.  A SIGHUP
- * reload restarts exactly the pools for which this is false. */
+ * reload restarts exactly the pools for which this is false.  Compare
+ * like with like: a defaulted group is NULL before pools_resolve_ids()
+ * and a name after it. */
 int pools_same(const struct pools_pool *a, const struct pools_pool *b);
 
 /* Fills a sockaddr for bind()/connect().  Returns 0, or -1 when a Unix
