@@ -1,0 +1,26 @@
+/*
+ * supervise.h - the event loop.
+ *
+ * One epoll set holds: a signalfd (HUP, TERM, INT, USR1, CHLD are blocked
+ * and read as data, so no logic ever runs in a signal handler), the status
+ * control socket, the listening sockets of the pools that may need a
+ * worker, and the output pipes of the workers.  Timers come from the heap
+ * in struct spawner.  Each wake-up costs work in proportion to what
+ * happened, never to the number of pools.
+ */
+#ifndef SPAWN_SUPERVISE_H
+#define SPAWN_SUPERVISE_H
+
+#include "spawner.h"
+
+/* Blocks the signals, creates the epoll set and the signalfd. */
+int sup_init_main(struct spawner *sp);
+
+/* Adds fd (level-triggered EPOLLIN) / removes it. */
+int sup_watch(struct spawner *sp, int fd, struct evsrc *src);
+void sup_unwatch(struct spawner *sp, int fd);
+
+/* Runs until a stop has retired every pool; returns the exit status. */
+int sup_run(struct spawner *sp);
+
+#endif /* SPAWN_SUPERVISE_H */
