@@ -48,4 +48,8 @@ int demand_queue(const struct lsock *s);
 /* Samples one worker; want_io adds /proc/PID/io. */
 void demand_sample(pid_t pid, int want_io, struct wsample *out);
 
+/* The bytes and write(2) calls of an exited, not yet reaped, worker (its
+ * /proc/PID/io stays readable until waitpid()).  Returns 0, or -1. */
+int demand_exit_writes(pid_t pid, uint64_t *wchar, uint64_t *syscw);
+
 #endif /* SPAWN_DEMAND_H */

@@ -65,6 +65,7 @@ static int drain(struct worker *w)
         if (n <= 0)
             return 1;
         o->len += (size_t)n;
+        w->out_bytes += (uint64_t)n;
         emit(w, 0);
     }
 }

@@ -459,21 +459,36 @@ static void describe(int status, char *buf, size_t len)
         snprintf(buf, len, "ended (status 0x%x)", (unsigned)status);
 }
 
-/* Counts and logs a reaped worker, frees it; returns whether the exit was
- * fast (see note_fast), with what happened in `what`.  An exit with status
- * 0 is php-cgi's own recycling after PHP_FCGI_MAX_REQUESTS, fast only for
- * a worker never seen taking connections. */
+/* Whether a worker that exited with status 0 had served: it was seen in
+ * accept(), or it wrote more than what reached its output pipe (with
+ * catch_workers_output; else: anything) - a FastCGI response is written.
+ * XXX without catch_workers_output a program that prints its usage to
+ * /dev/null and exits 0 looks like it served, and is respawned unpaced. */
+static int served(const struct worker *w)
+{
+    if (w->flags & WF_READY)
+        return 1;
+    if (!w->exit_io)
+        return 0;
+    return w->pool->cf->catch_workers_output ? w->exit_wchar > w->out_bytes
+                                             : w->exit_syscw > 0;
+}
+
+/* Counts and logs a reaped worker; returns whether the exit was fast (see
+ * note_fast), with what happened in `what`.  An exit with status 0 after
+ * serving is php-cgi's own recycling after PHP_FCGI_MAX_REQUESTS, never
+ * fast. */
 static int account(struct pool *p, struct worker *w, int status,
                    int64_t now, char *what, size_t len)
 {
     int64_t age = now - w->spawned_ms;
     int ours = (w->flags & (WF_TERMED | WF_KILLED)) != 0;
     int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    int fast = !ours && age < FAST_EXIT_MS &&
-               !(clean && (w->flags & WF_READY));
+    int fast;
     char how[96];
 
     out_flush(w);
+    fast = !ours && age < FAST_EXIT_MS && !(clean && served(w));
     describe(status, how, sizeof(how));
     snprintf(what, len, "worker %d %s after %lld ms", (int)w->pid, how,
              (long long)age);

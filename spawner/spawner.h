@@ -74,6 +74,10 @@ struct worker {
     uint64_t cpu_ns;                /* at the last sample */
     uint64_t syscr;
     struct wout *out;
+    uint64_t out_bytes;             /* read from its output pipe so far */
+    int exit_io;                    /* exit_* below were read */
+    uint64_t exit_wchar;            /* /proc/PID/io of the zombie */
+    uint64_t exit_syscw;
     struct worker *prev, *next;     /* the pool's list */
     struct worker *hnext;           /* the pid hash chain */
 };

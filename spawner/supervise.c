@@ -5,6 +5,7 @@
 #include "supervise.h"
 #include "cleanup.h"
 #include "clock.h"
+#include "demand.h"
 #include "log.h"
 #include "output.h"
 #include "pm.h"
@@ -115,18 +116,31 @@ static void read_signals(struct spawner *sp, struct sig_todo *todo)
     }
 }
 
+/* Each exited child is first looked at as a zombie (WNOWAIT): whether a
+ * worker that exited with status 0 wrote anything (a response) tells
+ * php-cgi's recycling after PHP_FCGI_MAX_REQUESTS from a program that
+ * exits at once, and only a zombie still has its /proc/PID/io. */
 static void reap(struct spawner *sp)
 {
     struct worker *w;
+    siginfo_t si;
     int status;
-    pid_t pid;
 
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        w = worker_by_pid(sp, pid);
+    for (;;) {
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+            si.si_pid == 0)
+            break;
+        w = worker_by_pid(sp, si.si_pid);
+        if (w != NULL && si.si_code == CLD_EXITED && si.si_status == 0)
+            w->exit_io = demand_exit_writes(w->pid, &w->exit_wchar,
+                                            &w->exit_syscw) == 0;
+        if (waitpid(si.si_pid, &status, 0) < 0)
+            break;
         if (w != NULL)
             pm_exited(sp, w, status);
         else
-            log_debug("reaped process %d, not a worker", (int)pid);
+            log_debug("reaped process %d, not a worker", (int)si.si_pid);
     }
     pm_room(sp);
 }
