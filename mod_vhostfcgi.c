@@ -268,6 +268,13 @@ static const char *set_max_inflight(cmd_parms *cmd, void *dcv, int argc,
     return NULL;
 }
 
+static const char *set_health_check(cmd_parms *cmd, void *dcv, int argc,
+                                    char *const argv[])
+{
+    (void)dcv;
+    return vf_health_directive(cmd, argc, argv);
+}
+
 static const command_rec vf_cmds[] = {
     AP_INIT_TAKE_ARGV("VhostFcgiPool", set_pool, NULL,
                       RSRC_CONF | ACCESS_CONF,
@@ -290,6 +297,9 @@ static const command_rec vf_cmds[] = {
     AP_INIT_TAKE_ARGV("VhostFcgiMaxInFlight", set_max_inflight, NULL,
                       RSRC_CONF, "N [queue=M] [wait=SECONDS]: requests of "
                       "a pool at its backend at once, and how many wait"),
+    AP_INIT_TAKE_ARGV("VhostFcgiHealthCheck", set_health_check, NULL,
+                      RSRC_CONF, "balancer://NAME [path=/ping|values] "
+                      "[interval=S] [timeout=S] [fails=N] [passes=N]"),
     AP_INIT_TAKE_ARGV("VhostFcgiSpawner", set_spawner, NULL, RSRC_CONF,
                       "PATH [ARGS]: httpd runs and supervises the spawner "
                       "with the pools file"),
@@ -360,7 +370,8 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)plog;
     /* The first of the two startup passes only checks the configuration,
      * which is all resolving is about: do it on both. */
-    if ((status = vf_pools_resolve(pconf, ptemp, s)) != OK) {
+    if ((status = vf_pools_resolve(pconf, ptemp, s)) != OK
+        || (status = vf_health_post_config(pconf, ptemp, s)) != OK) {
         return status;
     }
     return vf_spawner_post_config(pconf, s);
@@ -378,6 +389,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     vf_check_register_hooks(p);
     vf_serve_register_hooks(p);
+    vf_status_register_hooks(p);
     vf_proxy_register_hooks(p);
 }
 

@@ -11,6 +11,8 @@
  *   vf_conn.c         each pool's connections in this process
  *   vf_admit.c        VhostFcgiMaxInFlight: admission control per pool
  *   vf_spawner.c      VhostFcgiSpawner: httpd supervises the spawner
+ *   vf_health.c       VhostFcgiHealthCheck: FastCGI checks of balancer members
+ *   vf_status.c       SetHandler vhostfcgi-status
  *   vf_proxy.c        the mod_proxy scheme and canon handlers
  *   vf_env.c          the CGI/1.1 environment sent as FCGI_PARAMS
  *   vf_body.c         the client's request body: prefetch, length, spool
@@ -26,6 +28,7 @@
 #include "http_log.h"
 #include "ap_expr.h"
 #include "apr_buckets.h"
+#include "apr_hash.h"
 #include "apr_network_io.h"
 
 #include "fcgi_proto.h"
@@ -79,6 +82,7 @@ typedef struct {
     const char *pools_file_where;       /* its file:line */
     apr_array_header_t *spawner_argv;   /* VhostFcgiSpawner PATH [ARGS] */
     const char *spawner_where;          /* its file:line */
+    apr_array_header_t *health_checks;  /* of vf_health_conf * */
     int admit_max;                      /* VhostFcgiMaxInFlight N; 0: off */
     int admit_queue;                    /*   queue=M */
     apr_interval_time_t admit_wait;     /*   wait=S */
@@ -100,13 +104,32 @@ typedef enum {
 
 struct vf_conn_cache;
 
+#define VF_LATENCY_BUCKETS  16
+
 /* A pool's figures shared by all httpd processes (shared memory). */
 typedef struct {
     volatile apr_uint32_t open;     /* connections open, all processes */
     volatile apr_uint32_t waiting;  /* requests waiting for a connection */
     volatile apr_uint32_t inflight; /* VhostFcgiMaxInFlight: admitted */
     volatile apr_uint32_t queued;   /* VhostFcgiMaxInFlight: waiting */
+    volatile apr_uint32_t idle;     /* idle connections, all processes */
+    volatile apr_uint32_t busy;     /* requests at the backend now */
+    /* Counters since startup, for the status page. */
+    volatile apr_uint32_t requests;
+    volatile apr_uint32_t opened;   /* connections opened */
+    volatile apr_uint32_t reused;   /* requests on a kept connection */
+    volatile apr_uint32_t retried;  /* stale connections retried */
+    volatile apr_uint32_t err_connect;  /* 503: cannot connect / busy */
+    volatile apr_uint32_t err_admit;    /* 503: VhostFcgiMaxInFlight */
+    volatile apr_uint32_t err_bad;      /* 502: malformed or refused */
+    volatile apr_uint32_t err_timeout;  /* 504 */
+    volatile apr_uint32_t err_broken;   /* aborted after the headers */
+    volatile apr_uint32_t latency[VF_LATENCY_BUCKETS];
 } vf_pool_shared;
+
+/* Upper bounds (ms) of the latency histogram's buckets; the last is open. */
+#define VF_LATENCY_BOUNDS { 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, \
+                            2000, 5000, 10000, 30000, 60000, 0 }
 
 struct vf_pool {
     const char *name;               /* as written in VhostFcgiPool */
@@ -135,6 +158,9 @@ struct vf_pool {
  * connections. */
 const char *vf_pool_define(cmd_parms *cmd, const char *target, int nopts,
                            const char *const *opts, vf_pool **pool);
+
+/* Every pool of the running configuration, by key (for the status page). */
+apr_hash_t *vf_pools_all(server_rec *s);
 
 /* At startup: reads the pools file, resolves names and addresses. */
 int vf_pools_resolve(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
@@ -177,6 +203,46 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable);
  * paired with one vf_admit_leave. */
 int vf_admit_enter(request_rec *r, vf_pool *pool);
 void vf_admit_leave(request_rec *r, vf_pool *pool);
+
+/* ------------------------------------------------------------------ */
+/* vf_health.c - VhostFcgiHealthCheck                                  */
+/* ------------------------------------------------------------------ */
+
+/* One member's check results, in shared memory for the status page. */
+typedef struct {
+    char name[96];                  /* the member's URL */
+    apr_time_t last_check;
+    apr_time_t next_check;
+    apr_uint32_t checks;
+    apr_uint32_t failures;
+    int fails_in_row;
+    int passes_in_row;
+    char last_result[96];           /* "ok" or what was wrong */
+} vf_health_shared;
+
+typedef struct {
+    const char *balancer;           /* "balancer://name" */
+    const char *where;              /* file:line */
+    const char *path;               /* ping path; NULL: FCGI_GET_VALUES */
+    apr_interval_time_t interval;
+    apr_interval_time_t timeout;
+    int fails;
+    int passes;
+    int n_members;
+    vf_health_shared *shared;       /* n_members entries */
+} vf_health_conf;
+
+const char *vf_health_directive(cmd_parms *cmd, int argc,
+                                char *const argv[]);
+int vf_health_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
+                          server_rec *s);
+const vf_health_shared *vf_health_find(server_rec *s, const char *member);
+
+/* Zeroed shared memory that the children inherit (vf_pool.c). */
+void *vf_shared_alloc(apr_pool_t *pconf, apr_size_t size);
+
+/* vf_status.c */
+void vf_status_register_hooks(apr_pool_t *p);
 
 /* ------------------------------------------------------------------ */
 /* vf_spawner.c - VhostFcgiSpawner                                     */

@@ -168,6 +168,7 @@ static vf_conn *connect_new(vf_pool *pool, request_rec *r, int *status)
     rv = pool->kind == VF_POOL_TCP ? connect_tcp(pool, p, &c->sock)
                                    : connect_unix(pool, p, &c->sock);
     if (rv == APR_SUCCESS) {
+        apr_atomic_inc32(&pool->shared->opened);
         return c;
     }
     conn_close(pool, c);
@@ -211,7 +212,11 @@ static int still_open(const vf_conn *c)
 /* Pops the most recently used idle connection; caller holds the mutex. */
 static vf_conn *pop_idle(struct vf_conn_cache *cache)
 {
-    return cache->n_idle > 0 ? cache->idle[--cache->n_idle] : NULL;
+    if (cache->n_idle == 0) {
+        return NULL;
+    }
+    apr_atomic_dec32(&cache->pool->shared->idle);
+    return cache->idle[--cache->n_idle];
 }
 
 static vf_conn *take_idle(vf_pool *pool)
@@ -292,6 +297,7 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
         && (cache->waiting > 0
             || apr_atomic_read32(&pool->shared->waiting) == 0)) {
         cache->idle[cache->n_idle++] = c;
+        apr_atomic_inc32(&pool->shared->idle);
         c = NULL;
     }
     apr_thread_cond_signal(cache->returned);
@@ -323,6 +329,7 @@ static void reap_pool(vf_pool *pool, apr_time_t now)
         doomed[n++] = cache->idle[0];
         memmove(cache->idle, cache->idle + 1,
                 --cache->n_idle * sizeof(vf_conn *));
+        apr_atomic_dec32(&pool->shared->idle);
     }
     apr_thread_mutex_unlock(cache->mutex);
     for (i = 0; i < n; i++) {

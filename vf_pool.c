@@ -261,6 +261,20 @@ static const char *finish_pool(apr_pool_t *pconf, vf_pool *pool)
     return NULL;
 }
 
+void *vf_shared_alloc(apr_pool_t *pconf, apr_size_t size)
+{
+    apr_shm_t *shm;
+    void *base;
+
+    /* Anonymous: it lives with pconf and is inherited by every child. */
+    if (apr_shm_create(&shm, size ? size : 1, NULL, pconf) != APR_SUCCESS) {
+        return NULL;
+    }
+    base = apr_shm_baseaddr_get(shm);
+    memset(base, 0, size);
+    return base;
+}
+
 /* One shared-memory slot per pool, inherited by the children. */
 static const char *share_pools(apr_pool_t *pconf, apr_pool_t *ptemp,
                                apr_hash_t *pools)
@@ -268,18 +282,14 @@ static const char *share_pools(apr_pool_t *pconf, apr_pool_t *ptemp,
     unsigned n = apr_hash_count(pools), i = 0;
     apr_hash_index_t *hi;
     vf_pool_shared *slots;
-    apr_shm_t *shm;
-    apr_status_t rv;
 
     if (!n) {
         return NULL;
     }
-    rv = apr_shm_create(&shm, n * sizeof(vf_pool_shared), NULL, pconf);
-    if (rv != APR_SUCCESS) {
+    slots = vf_shared_alloc(pconf, n * sizeof(vf_pool_shared));
+    if (!slots) {
         return "mod_vhostfcgi: cannot create shared memory for the pools";
     }
-    slots = apr_shm_baseaddr_get(shm);
-    memset(slots, 0, n * sizeof(vf_pool_shared));
     for (hi = apr_hash_first(ptemp, pools); hi; hi = apr_hash_next(hi)) {
         ((vf_pool *)apr_hash_this_val(hi))->shared = &slots[i++];
     }
@@ -305,6 +315,11 @@ int vf_pools_resolve(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
+}
+
+apr_hash_t *vf_pools_all(server_rec *s)
+{
+    return registry(s->process->pconf);
 }
 
 void vf_pools_child_init(apr_pool_t *pchild, server_rec *s)

@@ -5,8 +5,38 @@
  */
 #include "mod_vhostfcgi.h"
 
+#include "apr_atomic.h"
+
+/* The request's figures into the pool's shared counters. */
+static void count_request(vf_pool *pool, int status, vf_outcome outcome,
+                          apr_time_t start)
+{
+    static const apr_uint32_t bounds[] = VF_LATENCY_BOUNDS;
+    vf_pool_shared *sh = pool->shared;
+    apr_time_t ms = apr_time_as_msec(apr_time_now() - start);
+    int b = 0;
+
+    apr_atomic_inc32(&sh->requests);
+    while (b < VF_LATENCY_BUCKETS - 1 && (apr_uint32_t)ms > bounds[b]) {
+        b++;
+    }
+    apr_atomic_inc32(&sh->latency[b]);
+    if (outcome == VF_OUT_BROKEN) {
+        apr_atomic_inc32(&sh->err_broken);
+    }
+    else if (status == HTTP_BAD_GATEWAY) {
+        apr_atomic_inc32(&sh->err_bad);
+    }
+    else if (status == HTTP_GATEWAY_TIME_OUT) {
+        apr_atomic_inc32(&sh->err_timeout);
+    }
+    else if (status == HTTP_SERVICE_UNAVAILABLE) {
+        apr_atomic_inc32(&sh->err_connect);
+    }
+}
+
 /* Sends an admitted request to its pool and passes on the answer. */
-static int serve(request_rec *r, vf_pool *pool)
+static int serve(request_rec *r, vf_pool *pool, vf_outcome *outcomep)
 {
     vf_body body;
     vf_exchange x;
@@ -28,26 +58,35 @@ static int serve(request_rec *r, vf_pool *pool)
 
     /* A reused connection found closed before anything of the request was
      * consumed is retried once, on a connection opened for it. */
+    apr_atomic_inc32(&pool->shared->busy);
     for (attempt = 0; attempt < 2; attempt++) {
         vf_conn *c = vf_conn_acquire(pool, r, attempt > 0, &status);
 
         if (!c) {
-            return status;
+            break;
         }
         x.sock = c->sock;
         x.reused = c->requests > 0;
-        outcome = vf_exchange_run(&x);
+        if (x.reused) {
+            apr_atomic_inc32(&pool->shared->reused);
+        }
+        outcome = *outcomep = vf_exchange_run(&x);
         vf_conn_release(pool, c, x.reusable);
         if (outcome != VF_OUT_STALE) {
+            status = vf_exchange_finish(&x, outcome);
             break;
         }
+        apr_atomic_inc32(&pool->shared->retried);
     }
-    return vf_exchange_finish(&x, outcome);
+    apr_atomic_dec32(&pool->shared->busy);
+    return status;
 }
 
 /* The handler for requests vf_check.c routed to a pool. */
 static int vf_pool_handler(request_rec *r)
 {
+    vf_outcome outcome = VF_OUT_REFUSED;
+    apr_time_t start;
     vf_pool *pool;
     int status;
 
@@ -59,10 +98,13 @@ static int vf_pool_handler(request_rec *r)
         return DECLINED;
     }
     if ((status = vf_admit_enter(r, pool)) != OK) {
+        apr_atomic_inc32(&pool->shared->err_admit);
         return status;
     }
-    status = serve(r, pool);
+    start = apr_time_now();
+    status = serve(r, pool, &outcome);
     vf_admit_leave(r, pool);
+    count_request(pool, status, outcome, start);
     return status;
 }
 

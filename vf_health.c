@@ -1,0 +1,475 @@
+/*
+ * vf_health.c - VhostFcgiHealthCheck: FastCGI-level health checks of
+ * balancer members.
+ *
+ *   VhostFcgiHealthCheck balancer://php [path=/ping | path=values]
+ *                        [interval=S] [timeout=S] [fails=N] [passes=N]
+ *
+ * A TCP connect proves nothing about php-fpm: a wedged master still has
+ * its listen queue accepting.  So each member gets a real FastCGI request
+ * to the ping path (php-fpm's ping.path answers "pong"), or an
+ * FCGI_GET_VALUES exchange, and must answer completely within the timeout.
+ * After `fails` failures in a row the member is marked failed (mod_proxy's
+ * health-check flag: the balancer skips it); after `passes` successes it is
+ * put back, together with any error state a failed connect left on it, so
+ * a recovered member does not wait out retry=.
+ *
+ * The checks run in one httpd child at a time (a singleton watchdog, as
+ * mod_proxy_hcheck's do); the results live in shared memory for the
+ * status page.
+ */
+#include "mod_vhostfcgi.h"
+#include "mod_proxy.h"
+#include "mod_watchdog.h"
+
+#include "http_core.h"
+#include "apr_optional.h"
+#include "apr_strings.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#define VF_HC_WATCHDOG  "_vhostfcgi_health_"
+#define VF_HC_TICK      apr_time_from_msec(100)
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                       */
+/* ------------------------------------------------------------------ */
+
+static const char *parse_seconds(apr_pool_t *p, const char *opt,
+                                 const char *val, apr_interval_time_t *out)
+{
+    char *end;
+    double v = strtod(val, &end);
+
+    if (end == val || *end || v <= 0 || v > 3600) {
+        return apr_psprintf(p, "VhostFcgiHealthCheck: %s must be a number "
+                            "of seconds above 0 (got '%s')", opt, val);
+    }
+    *out = (apr_interval_time_t)(v * APR_USEC_PER_SEC);
+    return NULL;
+}
+
+static const char *parse_count(apr_pool_t *p, const char *opt,
+                               const char *val, int *out)
+{
+    char *end;
+    long v = strtol(val, &end, 10);
+
+    if (end == val || *end || v < 1 || v > 100) {
+        return apr_psprintf(p, "VhostFcgiHealthCheck: %s must be 1..100 "
+                            "(got '%s')", opt, val);
+    }
+    *out = (int)v;
+    return NULL;
+}
+
+/* A path is a URL path of visible characters: it goes into PARAMS as is. */
+static int valid_path(const char *path)
+{
+    if (path[0] != '/') {
+        return 0;
+    }
+    for (; *path; path++) {
+        if (*path <= ' ' || *path == 0x7f || *path == '?' || *path == '#') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *parse_option(cmd_parms *cmd, vf_health_conf *hc,
+                                const char *opt)
+{
+    const char *eq = strchr(opt, '=');
+    const char *val = eq ? eq + 1 : "";
+    size_t klen = eq ? (size_t)(eq - opt) : strlen(opt);
+
+    if (klen == 4 && !strncmp(opt, "path", 4)) {
+        if (!strcmp(val, "values")) {
+            hc->path = NULL;
+            return NULL;
+        }
+        if (!valid_path(val)) {
+            return apr_psprintf(cmd->pool, "VhostFcgiHealthCheck: path "
+                                "must be 'values' or a URL path such as "
+                                "/ping (got '%s')", val);
+        }
+        hc->path = val;
+        return NULL;
+    }
+    if (klen == 8 && !strncmp(opt, "interval", 8)) {
+        return parse_seconds(cmd->pool, "interval", val, &hc->interval);
+    }
+    if (klen == 7 && !strncmp(opt, "timeout", 7)) {
+        return parse_seconds(cmd->pool, "timeout", val, &hc->timeout);
+    }
+    if (klen == 5 && !strncmp(opt, "fails", 5)) {
+        return parse_count(cmd->pool, "fails", val, &hc->fails);
+    }
+    if (klen == 6 && !strncmp(opt, "passes", 6)) {
+        return parse_count(cmd->pool, "passes", val, &hc->passes);
+    }
+    return apr_psprintf(cmd->pool, "VhostFcgiHealthCheck: unknown option "
+                        "'%s' (path=, interval=, timeout=, fails=, "
+                        "passes=)", opt);
+}
+
+const char *vf_health_directive(cmd_parms *cmd, int argc,
+                                char *const argv[])
+{
+    vf_server_conf *sc = vf_server_conf_get(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    vf_health_conf *hc;
+    int i;
+
+    if (err) {
+        return err;
+    }
+    if (argc < 1 || strncasecmp(argv[0], "balancer://", 11)
+        || !argv[0][11]) {
+        return "VhostFcgiHealthCheck needs balancer://NAME first";
+    }
+    hc = apr_pcalloc(cmd->pool, sizeof(*hc));
+    hc->balancer = argv[0];
+    hc->where = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                             cmd->directive->line_num);
+    hc->path = "/ping";
+    hc->interval = apr_time_from_sec(5);
+    hc->timeout = apr_time_from_sec(2);
+    hc->fails = 2;
+    hc->passes = 2;
+    for (i = 1; i < argc; i++) {
+        if ((err = parse_option(cmd, hc, argv[i]))) {
+            return err;
+        }
+    }
+    if (hc->timeout >= hc->interval) {
+        return "VhostFcgiHealthCheck: timeout must be shorter than interval";
+    }
+    if (!sc->health_checks) {
+        sc->health_checks = apr_array_make(cmd->pool, 2,
+                                           sizeof(vf_health_conf *));
+    }
+    APR_ARRAY_PUSH(sc->health_checks, vf_health_conf *) = hc;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* One check                                                           */
+/* ------------------------------------------------------------------ */
+
+static apr_status_t member_connect(proxy_worker *w, apr_interval_time_t to,
+                                   apr_pool_t *p, apr_socket_t **sock)
+{
+    apr_sockaddr_t *sa;
+    apr_status_t rv;
+
+    if (w->s->uds_path[0]) {
+        struct sockaddr_un un;
+        apr_os_sock_t fd;
+
+        if ((rv = apr_socket_create(sock, APR_UNIX, SOCK_STREAM, 0, p))) {
+            return rv;
+        }
+        memset(&un, 0, sizeof(un));
+        un.sun_family = AF_UNIX;
+        apr_cpystrn(un.sun_path, w->s->uds_path, sizeof(un.sun_path));
+        apr_os_sock_get(&fd, *sock);
+        if (connect(fd, (struct sockaddr *)&un, sizeof(un)) < 0) {
+            return errno;
+        }
+        return apr_socket_timeout_set(*sock, to);
+    }
+    if ((rv = apr_sockaddr_info_get(&sa, w->s->hostname_ex, APR_UNSPEC,
+                                    w->s->port, 0, p))
+        || (rv = apr_socket_create(sock, sa->family, SOCK_STREAM,
+                                   APR_PROTO_TCP, p))) {
+        return rv;
+    }
+    apr_socket_timeout_set(*sock, to);
+    return apr_socket_connect(*sock, sa);
+}
+
+/* The request: a GET of the ping path, or a GET_VALUES record. */
+static struct iovec build_request(const vf_health_conf *hc, apr_pool_t *p)
+{
+    static const char *const names[] = { "FCGI_MAX_CONNS" };
+    struct iovec v;
+    uint8_t *buf = apr_palloc(p, 1024);
+    size_t pos, len = 0;
+
+    if (!hc->path) {
+        v.iov_base = buf;
+        v.iov_len = fcgi_get_values_encode(buf, 1024, names, 1);
+        return v;
+    }
+    {
+        const char *params[][2] = {
+            { "GATEWAY_INTERFACE", "CGI/1.1" }, { "REQUEST_METHOD", "GET" },
+            { "SERVER_PROTOCOL", "HTTP/1.1" }, { "SCRIPT_NAME", hc->path },
+            { "SCRIPT_FILENAME", hc->path }, { "REQUEST_URI", hc->path },
+            { "QUERY_STRING", "" }, { "SERVER_NAME", "localhost" },
+            { "REMOTE_ADDR", "127.0.0.1" },
+        };
+        uint8_t pairs[768];
+        size_t i;
+
+        for (i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+            len += fcgi_nv_encode(pairs + len, sizeof(pairs) - len,
+                                  params[i][0], strlen(params[i][0]),
+                                  params[i][1], strlen(params[i][1]));
+        }
+        fcgi_begin_request_encode(buf, 1, FCGI_RESPONDER, 0);
+        pos = FCGI_BEGIN_REQUEST_LEN;
+        pos += fcgi_stream_records_encode(buf + pos, FCGI_PARAMS, 1, pairs,
+                                          len, FCGI_MAX_ALIGNED_LEN);
+        fcgi_header_encode(buf + pos, FCGI_PARAMS, 1, 0, 0);
+        pos += FCGI_HEADER_LEN;
+        fcgi_header_encode(buf + pos, FCGI_STDIN, 1, 0, 0);
+        pos += FCGI_HEADER_LEN;
+    }
+    v.iov_base = buf;
+    v.iov_len = pos;
+    return v;
+}
+
+/* Reads the answer; NULL when it is a healthy one, else what was wrong. */
+static const char *read_answer(const vf_health_conf *hc, apr_socket_t *sock,
+                               apr_pool_t *p)
+{
+    struct fcgi_parser parser;
+    char buf[4096], status[4] = "";
+    size_t got_stdout = 0;
+
+    fcgi_parser_init(&parser, hc->path ? 1 : 0xffff);
+    for (;;) {
+        apr_size_t len = sizeof(buf), off = 0;
+        apr_status_t rv = apr_socket_recv(sock, buf, &len);
+
+        if (rv != APR_SUCCESS && len == 0) {
+            return APR_STATUS_IS_TIMEUP(rv) ? "no answer within the timeout"
+                   : apr_psprintf(p, "connection ended: %pm", &rv);
+        }
+        for (;;) {
+            struct fcgi_event ev;
+
+            off += fcgi_parse(&parser, (uint8_t *)buf + off, len - off, &ev);
+            if (ev.kind == FCGI_EV_NONE) {
+                break;
+            }
+            switch (ev.kind) {
+            case FCGI_EV_STDOUT:
+                /* "Status: 503 ..." first in the block means unhealthy. */
+                if (got_stdout < 11 && ev.len >= 11 - got_stdout
+                    && !strncasecmp((const char *)ev.data, "Status: ", 8)) {
+                    memcpy(status, ev.data + 8, 3);
+                }
+                got_stdout += ev.len;
+                break;
+            case FCGI_EV_MANAGEMENT:
+                if (!hc->path && ev.type == FCGI_GET_VALUES_RESULT) {
+                    return NULL;
+                }
+                break;
+            case FCGI_EV_END_REQUEST:
+                if (ev.protocol_status != FCGI_REQUEST_COMPLETE) {
+                    return apr_psprintf(p, "protocol status %u",
+                                        ev.protocol_status);
+                }
+                if (!got_stdout) {
+                    return "empty response";
+                }
+                if (status[0] && status[0] != '2') {
+                    return apr_psprintf(p, "status %s", status);
+                }
+                return NULL;
+            case FCGI_EV_ERROR:
+                return apr_pstrdup(p, parser.error);
+            default:
+                break;
+            }
+        }
+    }
+}
+
+static const char *check_member(const vf_health_conf *hc, proxy_worker *w,
+                                apr_pool_t *p)
+{
+    apr_socket_t *sock = NULL;
+    struct iovec req = build_request(hc, p);
+    apr_size_t n;
+    apr_status_t rv = member_connect(w, hc->timeout, p, &sock);
+    const char *why;
+
+    if (rv != APR_SUCCESS) {
+        why = apr_psprintf(p, "connect: %pm", &rv);
+    }
+    else if ((rv = apr_socket_sendv(sock, &req, 1, &n)) != APR_SUCCESS) {
+        why = apr_psprintf(p, "send: %pm", &rv);
+    }
+    else {
+        why = read_answer(hc, sock, p);
+    }
+    if (sock) {
+        apr_socket_close(sock);
+    }
+    return why;
+}
+
+/* ------------------------------------------------------------------ */
+/* Running the checks                                                  */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    apr_array_header_t *checks;         /* of vf_health_conf * */
+    proxy_server_conf *proxy_conf;
+    server_rec *s;
+} vf_health_run;
+
+static void record(const vf_health_conf *hc, proxy_worker *w,
+                   vf_health_shared *hs, const char *why, server_rec *s)
+{
+    int was_failed = PROXY_WORKER_IS_HCFAILED(w) != 0;
+
+    hs->last_check = apr_time_now();
+    hs->checks++;
+    apr_cpystrn(hs->last_result, why ? why : "ok", sizeof(hs->last_result));
+    if (why) {
+        hs->failures++;
+        hs->passes_in_row = 0;
+        if (++hs->fails_in_row >= hc->fails && !was_failed) {
+            ap_proxy_set_wstatus(PROXY_WORKER_HC_FAIL_FLAG, 1, w);
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(10710)
+                         "VhostFcgiHealthCheck: %s member %s taken out "
+                         "after %d failed checks: %s", hc->balancer,
+                         hs->name, hs->fails_in_row, why);
+        }
+        return;
+    }
+    hs->fails_in_row = 0;
+    if (++hs->passes_in_row >= hc->passes
+        && (was_failed || (w->s->status & PROXY_WORKER_IN_ERROR))) {
+        ap_proxy_set_wstatus(PROXY_WORKER_HC_FAIL_FLAG, 0, w);
+        ap_proxy_set_wstatus(PROXY_WORKER_IN_ERROR_FLAG, 0, w);
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10711)
+                     "VhostFcgiHealthCheck: %s member %s back after %d "
+                     "good checks", hc->balancer, hs->name,
+                     hs->passes_in_row);
+    }
+}
+
+static apr_status_t watchdog_tick(int state, void *data, apr_pool_t *ptemp)
+{
+    vf_health_run *run = data;
+    apr_time_t now = apr_time_now();
+    int i, m;
+
+    if (state != AP_WATCHDOG_STATE_RUNNING) {
+        return APR_SUCCESS;
+    }
+    for (i = 0; i < run->checks->nelts; i++) {
+        vf_health_conf *hc = APR_ARRAY_IDX(run->checks, i,
+                                           vf_health_conf *);
+        proxy_balancer *b = ap_proxy_get_balancer(ptemp, run->proxy_conf,
+                                                  hc->balancer, 0);
+        proxy_worker **members;
+
+        if (!b) {
+            continue;
+        }
+        members = (proxy_worker **)b->workers->elts;
+        for (m = 0; m < b->workers->nelts && m < hc->n_members; m++) {
+            vf_health_shared *hs = &hc->shared[m];
+
+            if (now < hs->next_check
+                || PROXY_WORKER_IS(members[m], PROXY_WORKER_STOPPED)) {
+                continue;
+            }
+            hs->next_check = now + hc->interval;
+            record(hc, members[m], hs, check_member(hc, members[m], ptemp),
+                   run->s);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+int vf_health_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
+                          server_rec *s)
+{
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb;
+    vf_server_conf *sc = vf_server_conf_get(s);
+    proxy_server_conf *pc = ap_get_module_config(s->module_config,
+                                                 &proxy_module);
+    vf_health_run *run;
+    ap_watchdog_t *wd;
+    int i, j;
+
+    if (!sc->health_checks) {
+        return OK;
+    }
+    for (i = 0; i < sc->health_checks->nelts; i++) {
+        vf_health_conf *hc = APR_ARRAY_IDX(sc->health_checks, i,
+                                           vf_health_conf *);
+        proxy_balancer *b = ap_proxy_get_balancer(ptemp, pc, hc->balancer,
+                                                  0);
+        proxy_worker **members;
+
+        if (!b) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, NULL,
+                         APLOGNO(10712) "%s: VhostFcgiHealthCheck: no "
+                         "<Proxy %s> with BalancerMember lines is defined",
+                         hc->where, hc->balancer);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        hc->n_members = b->workers->nelts;
+        hc->shared = vf_shared_alloc(pconf, hc->n_members
+                                            * sizeof(vf_health_shared));
+        if (!hc->shared) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        members = (proxy_worker **)b->workers->elts;
+        for (j = 0; j < hc->n_members; j++) {
+            apr_cpystrn(hc->shared[j].name, members[j]->s->name_ex,
+                        sizeof(hc->shared[j].name));
+        }
+    }
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    register_cb = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    if (!get_instance || !register_cb
+        || get_instance(&wd, VF_HC_WATCHDOG, 0, 1, pconf) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, NULL,
+                     APLOGNO(10713) "VhostFcgiHealthCheck needs "
+                     "mod_watchdog");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    run = apr_pcalloc(pconf, sizeof(*run));
+    run->checks = sc->health_checks;
+    run->proxy_conf = pc;
+    run->s = s;
+    register_cb(wd, VF_HC_TICK, run, watchdog_tick);
+    return OK;
+}
+
+const vf_health_shared *vf_health_find(server_rec *s, const char *member)
+{
+    vf_server_conf *sc = vf_server_conf_get(s);
+    int i, j;
+
+    for (i = 0; sc->health_checks && i < sc->health_checks->nelts; i++) {
+        vf_health_conf *hc = APR_ARRAY_IDX(sc->health_checks, i,
+                                           vf_health_conf *);
+
+        for (j = 0; hc->shared && j < hc->n_members; j++) {
+            if (!strcmp(hc->shared[j].name, member)) {
+                return &hc->shared[j];
+            }
+        }
+    }
+    return NULL;
+}

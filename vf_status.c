@@ -1,0 +1,248 @@
+/*
+ * vf_status.c - SetHandler vhostfcgi-status: every pool and every
+ * balancer member, as HTML or (with ?json) as JSON.
+ *
+ * Pools: their counters live in shared memory (vf_pool_shared), so the
+ * figures are the whole server's, not one child's.  Balancer members:
+ * mod_proxy's own shared worker records (state, elected, busy, bytes), and
+ * the last FastCGI health check where VhostFcgiHealthCheck covers them.
+ */
+#include "mod_vhostfcgi.h"
+#include "mod_proxy.h"
+
+#include "http_protocol.h"
+#include "apr_strings.h"
+
+#define VF_STATUS_HANDLER "vhostfcgi-status"
+
+typedef struct {
+    request_rec *r;
+    int json;
+    int first;              /* no comma before the next JSON element */
+} vf_out;
+
+/* The latency bucket under which a share q of the requests fell. */
+static apr_uint32_t percentile(const vf_pool_shared *sh, double q)
+{
+    static const apr_uint32_t bounds[] = VF_LATENCY_BOUNDS;
+    apr_uint64_t total = 0, seen = 0;
+    int b;
+
+    for (b = 0; b < VF_LATENCY_BUCKETS; b++) {
+        total += sh->latency[b];
+    }
+    if (!total) {
+        return 0;
+    }
+    for (b = 0; b < VF_LATENCY_BUCKETS - 1; b++) {
+        seen += sh->latency[b];
+        if (seen >= q * total) {
+            return bounds[b];
+        }
+    }
+    return bounds[VF_LATENCY_BUCKETS - 2] + 1;
+}
+
+static const char *pool_target(const vf_pool *pool, apr_pool_t *p)
+{
+    switch (pool->kind) {
+    case VF_POOL_BALANCER:
+        return pool->proxy_handler + 6;
+    case VF_POOL_TCP:
+        return apr_psprintf(p, "%s:%u", pool->host, (unsigned)pool->port);
+    default:
+        return pool->sockpath ? pool->sockpath : "";
+    }
+}
+
+static const char *json_str(apr_pool_t *p, const char *s)
+{
+    char *out = apr_palloc(p, strlen(s) * 6 + 3), *o = out;
+
+    *o++ = '"';
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        }
+        else if (c < 0x20) {
+            o += sprintf(o, "\\u%04x", c);
+        }
+        else {
+            *o++ = (char)c;
+        }
+    }
+    *o++ = '"';
+    *o = '\0';
+    return out;
+}
+
+static void show_pool(vf_out *out, const vf_pool *pool)
+{
+    request_rec *r = out->r;
+    const vf_pool_shared *sh = pool->shared;
+    const char *target = pool_target(pool, r->pool);
+
+    if (!sh) {
+        return;
+    }
+    if (out->json) {
+        ap_rprintf(r, "%s\n    {\"name\": %s, \"target\": %s, "
+                   "\"max_conns\": %d, \"open\": %u, \"idle\": %u, "
+                   "\"busy\": %u, \"waiting\": %u, \"inflight\": %u, "
+                   "\"queued\": %u, \"requests\": %u, \"opened\": %u, "
+                   "\"reused\": %u, \"retried\": %u, \"errors\": "
+                   "{\"connect\": %u, \"admission\": %u, \"bad_gateway\": "
+                   "%u, \"timeout\": %u, \"broken\": %u}, "
+                   "\"p50_ms\": %u, \"p99_ms\": %u}",
+                   out->first ? "" : ",", json_str(r->pool, pool->name),
+                   json_str(r->pool, target), pool->max_conns, sh->open,
+                   sh->idle, sh->busy, sh->waiting, sh->inflight, sh->queued,
+                   sh->requests, sh->opened, sh->reused, sh->retried,
+                   sh->err_connect, sh->err_admit, sh->err_bad,
+                   sh->err_timeout, sh->err_broken, percentile(sh, 0.5),
+                   percentile(sh, 0.99));
+        out->first = 0;
+        return;
+    }
+    ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%d</td><td>%u</td>"
+               "<td>%u</td><td>%u</td><td>%u</td><td>%u</td><td>%u</td>"
+               "<td>%u</td><td>%u</td><td>%u/%u/%u/%u/%u</td>"
+               "<td>&le;%u</td><td>&le;%u</td></tr>\n",
+               ap_escape_html(r->pool, pool->name),
+               ap_escape_html(r->pool, target), pool->max_conns, sh->open,
+               sh->idle, sh->busy, sh->waiting, sh->inflight, sh->requests,
+               sh->opened, sh->reused, sh->err_connect, sh->err_admit,
+               sh->err_bad, sh->err_timeout, sh->err_broken,
+               percentile(sh, 0.5), percentile(sh, 0.99));
+}
+
+/* A member's state in words: what the balancer makes of it. */
+static const char *member_state(const proxy_worker *w)
+{
+    if (PROXY_WORKER_IS(w, PROXY_WORKER_STOPPED)) {
+        return "stopped";
+    }
+    if (PROXY_WORKER_IS(w, PROXY_WORKER_DISABLED)) {
+        return "disabled";
+    }
+    if (PROXY_WORKER_IS_HCFAILED(w)) {
+        return "health-check-failed";
+    }
+    if (PROXY_WORKER_IS(w, PROXY_WORKER_IN_ERROR)) {
+        return "error";
+    }
+    return "ok";
+}
+
+static void show_member(vf_out *out, const proxy_balancer *b,
+                        const proxy_worker *w)
+{
+    request_rec *r = out->r;
+    const vf_health_shared *hs = vf_health_find(r->server, w->s->name_ex);
+    const char *check = "-";
+    long ago = -1;
+
+    if (hs && hs->last_check) {
+        check = hs->last_result;
+        ago = (long)apr_time_sec(apr_time_now() - hs->last_check);
+    }
+    if (out->json) {
+        ap_rprintf(r, "%s\n    {\"balancer\": %s, \"member\": %s, "
+                   "\"state\": \"%s\", \"elected\": %" APR_SIZE_T_FMT ", "
+                   "\"busy\": %" APR_SIZE_T_FMT ", \"sent\": %" APR_OFF_T_FMT
+                   ", \"received\": %" APR_OFF_T_FMT ", \"health\": %s, "
+                   "\"health_age_s\": %ld, \"checks\": %u, "
+                   "\"check_failures\": %u}",
+                   out->first ? "" : ",", json_str(r->pool, b->s->name),
+                   json_str(r->pool, w->s->name_ex), member_state(w),
+                   w->s->elected, w->s->busy, w->s->transferred, w->s->read,
+                   json_str(r->pool, check), ago, hs ? hs->checks : 0,
+                   hs ? hs->failures : 0);
+        out->first = 0;
+        return;
+    }
+    ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%"
+               APR_SIZE_T_FMT "</td><td>%" APR_SIZE_T_FMT "</td><td>%s"
+               "</td><td>%ld</td><td>%u/%u</td></tr>\n",
+               ap_escape_html(r->pool, b->s->name),
+               ap_escape_html(r->pool, w->s->name_ex), member_state(w),
+               w->s->elected, w->s->busy, ap_escape_html(r->pool, check),
+               ago, hs ? hs->checks : 0, hs ? hs->failures : 0);
+}
+
+static void show_balancers(vf_out *out)
+{
+    proxy_server_conf *pc = ap_get_module_config(
+        out->r->server->module_config, &proxy_module);
+    proxy_balancer *b = (proxy_balancer *)pc->balancers->elts;
+    int i, m;
+
+    for (i = 0; i < pc->balancers->nelts; i++, b++) {
+        proxy_worker **w = (proxy_worker **)b->workers->elts;
+
+        for (m = 0; m < b->workers->nelts; m++) {
+            show_member(out, b, w[m]);
+        }
+    }
+}
+
+static int vf_status_handler(request_rec *r)
+{
+    apr_hash_index_t *hi;
+    vf_out out;
+
+    if (!r->handler || strcmp(r->handler, VF_STATUS_HANDLER)) {
+        return DECLINED;
+    }
+    if (r->method_number != M_GET) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    out.r = r;
+    out.json = r->args && !strncmp(r->args, "json", 4);
+    out.first = 1;
+    ap_set_content_type(r, out.json ? "application/json"
+                                    : "text/html; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
+    if (r->header_only) {
+        return OK;
+    }
+    if (out.json) {
+        ap_rputs("{\"pools\": [", r);
+    }
+    else {
+        ap_rputs("<!DOCTYPE html>\n<html><head><title>mod_vhostfcgi status"
+                 "</title></head><body>\n<h1>mod_vhostfcgi status</h1>\n"
+                 "<h2>Pools</h2>\n<table border=\"1\"><tr><th>pool</th>"
+                 "<th>target</th><th>max</th><th>open</th><th>idle</th>"
+                 "<th>busy</th><th>waiting</th><th>in flight</th>"
+                 "<th>requests</th><th>opened</th><th>reused</th>"
+                 "<th>errors connect/admission/502/504/broken</th>"
+                 "<th>p50 ms</th><th>p99 ms</th></tr>\n", r);
+    }
+    for (hi = apr_hash_first(r->pool, vf_pools_all(r->server)); hi;
+         hi = apr_hash_next(hi)) {
+        show_pool(&out, apr_hash_this_val(hi));
+    }
+    out.first = 1;
+    if (out.json) {
+        ap_rputs("\n  ],\n  \"backends\": [", r);
+    }
+    else {
+        ap_rputs("</table>\n<h2>Balancer members</h2>\n<table border=\"1\">"
+                 "<tr><th>balancer</th><th>member</th><th>state</th>"
+                 "<th>elected</th><th>busy</th><th>last health check</th>"
+                 "<th>seconds ago</th><th>checks/failed</th></tr>\n", r);
+    }
+    show_balancers(&out);
+    ap_rputs(out.json ? "\n  ]\n}\n" : "</table>\n</body></html>\n", r);
+    return OK;
+}
+
+void vf_status_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_handler(vf_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
