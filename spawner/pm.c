@@ -217,12 +217,6 @@ static void no_retire(struct spawner *sp, struct pool *p,
     (void)sp, (void)p, (void)c, (void)queue, (void)now;
 }
 
-static int64_t no_tick(const struct pool *p)
-{
-    (void)p;
-    return 0;
-}
-
 /* php-fpm's default when start_servers is not set. */
 static unsigned dynamic_initial(const struct pools_pool *cf)
 {
@@ -308,8 +302,14 @@ static int64_t ondemand_tick(const struct pool *p)
     return clamp64(p->cf->process_idle_timeout_ms / 4, 50, 1000);
 }
 
+/* Only while short of workers (a start failed, process.max was full). */
+static int64_t static_tick(const struct pool *p)
+{
+    return p->nworkers < p->cf->max_children ? 1000 : 0;
+}
+
 static const struct pm_ops pm_static = {
-    "static", 0, static_initial, static_wanted, no_retire, no_tick
+    "static", 0, static_initial, static_wanted, no_retire, static_tick
 };
 static const struct pm_ops pm_dynamic = {
     "dynamic", 1, dynamic_initial, dynamic_wanted, dynamic_retire,
