@@ -283,8 +283,10 @@ typedef struct {
     int complete;               /* bb ends with EOS: nothing left to read */
 } vf_body;
 
-/* Prepares b; returns OK or an HTTP error status (413, 400, 500...). */
-int vf_body_prepare(request_rec *r, vf_body *b);
+/* Prepares the request's body once; a second call for the same request
+ * (mod_proxy_balancer trying another member) returns the same body.
+ * Returns OK or an HTTP error status (413, 400, 500...). */
+int vf_body_prepare(request_rec *r, vf_body **b);
 
 /* ------------------------------------------------------------------ */
 /* vf_env.c - FCGI_PARAMS                                              */
@@ -344,6 +346,9 @@ typedef struct {
     /* out */
     int status;                 /* HTTP status for VF_OUT_FAILED */
     int reusable;               /* the connection may serve another request */
+    int body_consumed;          /* body read from the client beyond what
+                                 * vf_body holds: the request cannot be
+                                 * sent again */
     const char *redirect;       /* VF_OUT_OK: a local Location to serve */
     int die_status;             /* VF_OUT_OK: ProxyErrorOverride's status */
 } vf_exchange;

@@ -134,14 +134,25 @@ static int spool_rest(request_rec *r, vf_body *b, apr_off_t *total)
     return OK;
 }
 
-int vf_body_prepare(request_rec *r, vf_body *b)
+#define VF_BODY_KEY "vhostfcgi-body"
+
+int vf_body_prepare(request_rec *r, vf_body **bp)
 {
     const char *te = apr_table_get(r->headers_in, "Transfer-Encoding");
     const char *cl = te ? NULL : apr_table_get(r->headers_in,
                                                "Content-Length");
     apr_off_t total = 0;
+    vf_body *b = NULL;
     int status;
 
+    /* What was read for a first attempt is still here for the next. */
+    apr_pool_userdata_get((void **)&b, VF_BODY_KEY, r->pool);
+    if (b) {
+        *bp = b;
+        return OK;
+    }
+    *bp = b = apr_pcalloc(r->pool, sizeof(*b));
+    apr_pool_userdata_setn(b, VF_BODY_KEY, NULL, r->pool);
     b->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     b->complete = 0;
     b->length = -1;

@@ -586,6 +586,7 @@ vf_outcome vf_exchange_run(vf_exchange *x)
     pass_out(&xs, 0);
 
     apr_socket_timeout_set(x->sock, saved_timeout);
+    x->body_consumed = xs.client_read;
     x->reusable = xs.outcome == VF_OUT_OK && x->keep_conn && xs.stdin_done
                   && xs.parser.state == FCGI_ST_DONE;
     return xs.outcome;

@@ -141,7 +141,7 @@ static int vf_handler(request_rec *r, proxy_worker *worker,
     proxy_conn_rec *backend = NULL;
     char server_portstr[32];
     apr_uri_t *uri;
-    vf_body body;
+    vf_body *body;
     vf_exchange x;
     vf_outcome outcome;
     int status, attempt;
@@ -171,7 +171,7 @@ static int vf_handler(request_rec *r, proxy_worker *worker,
         ap_directory_walk(r);
     }
     memset(&x, 0, sizeof(x));
-    if (vf_env_encode(r, dc, &body, 1, &x.params) != APR_SUCCESS) {
+    if (vf_env_encode(r, dc, body, 1, &x.params) != APR_SUCCESS) {
         status = HTTP_INTERNAL_SERVER_ERROR;
         goto cleanup;
     }
@@ -192,7 +192,7 @@ static int vf_handler(request_rec *r, proxy_worker *worker,
         x.sock = backend->sock;
         x.backend = backend->hostname;
         x.keep_conn = !backend->close;
-        x.body = &body;
+        x.body = body;
         x.timeout = worker->s->timeout_set ? worker->s->timeout
                     : conf->timeout_set ? conf->timeout
                     : r->server->timeout;
@@ -206,6 +206,14 @@ static int vf_handler(request_rec *r, proxy_worker *worker,
     }
     if (!x.reusable) {
         backend->close = 1;
+    }
+    if (outcome == VF_OUT_OVERLOADED && worker->balancer
+        && !x.body_consumed) {
+        /* Busy, not broken: out of the rotation until its retry= is up or
+         * a health check passes; mod_proxy_balancer sends this request
+         * (whose body is kept) to another member. */
+        worker->s->error_time = apr_time_now();
+        worker->s->status |= PROXY_WORKER_IN_ERROR;
     }
     status = vf_exchange_finish(&x, outcome);
 

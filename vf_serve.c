@@ -38,7 +38,7 @@ static void count_request(vf_pool *pool, int status, vf_outcome outcome,
 /* Sends an admitted request to its pool and passes on the answer. */
 static int serve(request_rec *r, vf_pool *pool, vf_outcome *outcomep)
 {
-    vf_body body;
+    vf_body *body;
     vf_exchange x;
     vf_outcome outcome = VF_OUT_REFUSED;
     int status, attempt;
@@ -47,13 +47,13 @@ static int serve(request_rec *r, vf_pool *pool, vf_outcome *outcomep)
         return status;
     }
     memset(&x, 0, sizeof(x));
-    if (vf_env_encode(r, vf_dir_conf_get(r), &body, 1, &x.params)) {
+    if (vf_env_encode(r, vf_dir_conf_get(r), body, 1, &x.params)) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     x.r = r;
     x.backend = pool->name;
     x.keep_conn = 1;
-    x.body = &body;
+    x.body = body;
     x.timeout = r->server->timeout;
 
     /* A reused connection found closed before anything of the request was
