@@ -279,10 +279,11 @@ static int startup(struct spawner *sp, const struct opts *o)
 
     memset(&pl, 0, sizeof(pl));
     if (std_fds() || check_root() || load_config(sp, &cfg) ||
-        start_log(sp) || proc_init_main() || sup_init_main(sp) ||
-        status_init_main(sp) || start_demand() || prepare(sp, &pl))
+        start_log(sp) || proc_init_main() || status_init_main(sp) ||
+        start_demand() || prepare(sp, &pl))
         return -1;
-    if ((!o->foreground && daemonize(sp)) || pidfile_write(sp)) {
+    if ((!o->foreground && daemonize(sp)) || pidfile_write(sp) ||
+        sup_init_main(sp)) {
         reload_abort(&pl);
         return -1;
     }

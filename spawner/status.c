@@ -9,7 +9,6 @@
 #include "log.h"
 #include "pm.h"
 #include "sockets.h"
-#include "supervise.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -93,7 +92,7 @@ int status_init_main(struct spawner *sp)
         goto fail;
     sp->ctl_src.kind = SRC_CONTROL;
     sp->ctl_src.obj = sp;
-    return sup_watch(sp, sp->ctlfd, &sp->ctl_src);
+    return 0;
 fail:
     log_error("status socket %s: %s", un.sun_path, strerror(errno));
     return -1;

@@ -13,7 +13,8 @@
 
 #define STATUS_SOCKET_NAME "vhostfcgi-spawn.ctl"
 
-/* Creates run_dir if missing and binds the control socket. */
+/* Creates run_dir if missing and binds the control socket (the event
+ * loop watches it from sup_init_main() on). */
 int status_init_main(struct spawner *sp);
 
 /* The control socket is readable: answer every waiting client. */

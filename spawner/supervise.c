@@ -64,7 +64,9 @@ int sup_init_main(struct spawner *sp)
     }
     sp->sig_src.kind = SRC_SIGNAL;
     sp->sig_src.obj = sp;
-    return sup_watch(sp, sp->sigfd, &sp->sig_src);
+    if (sup_watch(sp, sp->sigfd, &sp->sig_src) < 0)
+        return -1;
+    return sp->ctlfd < 0 ? 0 : sup_watch(sp, sp->ctlfd, &sp->ctl_src);
 }
 
 int sup_watch(struct spawner *sp, int fd, struct evsrc *src)

@@ -13,7 +13,11 @@
 
 #include "spawner.h"
 
-/* Blocks the signals, creates the epoll set and the signalfd. */
+/* Blocks the signals, creates the epoll set with the signalfd and the
+ * status socket.  After daemonizing: a signalfd in an epoll set stays
+ * tied to the process that added it (signalfd_poll() waits on that
+ * process's signal queue), so a set made before fork() would never wake
+ * for the daemon's signals. */
 int sup_init_main(struct spawner *sp);
 
 /* Adds fd (level-triggered EPOLLIN) / removes it. */

@@ -137,7 +137,7 @@ ok(wait_for(sub { log_text($s) =~ /reload failed: \Q$conf\E:$line: pm: bad value
 write_file("$dir/run/blocked.sock", "in the way\n");
 write_file($conf, $good_text . "\n[blocked]\ntemplate = t\nuser = vf-alice\n");
 kill 'HUP', $s->{pid};
-ok(wait_for(sub { log_text($s) =~ /reload failed: \Q$conf\E: listen: \[pool blocked\] cannot use .*blocked.sock: a file that is not a socket; keeping the running pools/ }, 5),
+ok(wait_for(sub { log_text($s) =~ /reload failed: \Q$conf\E: listen: \[pool blocked\] cannot use .*blocked.sock: a file that is not a socket is in the way; keeping the running pools/ }, 5),
    'unbindable pool: reload refused, saying why') or diag log_text($s);
 sleep 0.3;
 ok(!status_row(scalar spawner_status($conf), 'blocked'), '... and not started');
