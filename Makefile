@@ -40,7 +40,7 @@ APXS_WFLAGS := $(foreach f,$(WARN) $(XCFLAGS),-Wc,$(f)) \
                $(foreach f,$(XLDFLAGS),-Wl,$(f))
 
 .PHONY: all module tools spawner deps test unit-test spawner-test itest \
-        demo bench install clean
+        fuzz test-asan demo bench install clean
 
 all: module tools $(if $(SPAWN_SRCS),spawner)
 
@@ -94,6 +94,51 @@ test: deps
 	$(MAKE) unit-test
 	$(if $(SPAWN_SRCS),$(MAKE) spawner-test)
 	$(MAKE) itest
+	$(MAKE) fuzz FUZZ_SECONDS=$(CI_FUZZ_SECONDS)
+
+# make test's short fuzzing pass per target; `make fuzz` runs longer.
+CI_FUZZ_SECONDS ?= 30
+
+# libFuzzer targets for the two parsers that read untrusted bytes: each runs
+# FUZZ_SECONDS on a copy of its seed corpus (the seeds stay as committed).
+FUZZ_SECONDS ?= 60
+FUZZERS   := build/fuzz/fcgi_proto_fuzz build/fuzz/pools_conf_fuzz
+FUZZ_CC   ?= clang
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
+              -fno-sanitize-recover=all -I.
+
+build/fuzz/fcgi_proto_fuzz: fuzz/fcgi_proto_fuzz.c fcgi_proto.c fcgi_proto.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fcgi_proto_fuzz.c fcgi_proto.c
+
+build/fuzz/pools_conf_fuzz: fuzz/pools_conf_fuzz.c pools_conf.c pools_conf.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/pools_conf_fuzz.c pools_conf.c
+
+fuzz: $(FUZZERS)
+	scripts/run-fuzz $(FUZZ_SECONDS) \
+	    build/fuzz/fcgi_proto_fuzz:fuzz/corpus \
+	    build/fuzz/pools_conf_fuzz:fuzz/pools_corpus
+
+# The whole suite with the module, the spawner and the tools built with
+# AddressSanitizer and UBSan; any sanitizer report fails the run.  The
+# module is built in build/asan/, leaving the normal build alone.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+             -fno-omit-frame-pointer
+ASAN_SO   := build/asan/.libs/mod_vhostfcgi.so
+
+$(ASAN_SO): $(MOD_SRCS) $(MOD_HDRS)
+	@mkdir -p build/asan
+	cp $(MOD_SRCS) $(MOD_HDRS) build/asan/
+	cd build/asan && $(APXS) -c $(foreach f,$(WARN) $(SAN_FLAGS),-Wc,$(f)) \
+	    $(foreach f,$(SAN_FLAGS),-Wl,$(f)) -o mod_vhostfcgi.la $(MOD_SRCS)
+
+test-asan: deps $(ASAN_SO)
+	rm -rf build/unit build/bin $(SPAWN_BIN)
+	$(MAKE) tools unit-test $(if $(SPAWN_SRCS),spawner-test) \
+	    XCFLAGS="$(SAN_FLAGS)" XLDFLAGS="$(SAN_FLAGS)"
+	scripts/run-sanitized $(CURDIR)/$(ASAN_SO)
+	rm -rf build/unit build/bin $(SPAWN_BIN)
 
 # A report, not a test: throughput against stock mod_proxy_fcgi and nginx.
 bench: deps all
