@@ -145,7 +145,7 @@ bench: deps all
 	bench/run
 
 demo: deps
-	$(MAKE) module
+	$(MAKE) module spawner
 	scripts/demo
 
 # Debian layout: a2enmod vhostfcgi finds vhostfcgi.load/.conf here.
