@@ -40,7 +40,7 @@ APXS_WFLAGS := $(foreach f,$(WARN) $(XCFLAGS),-Wc,$(f)) \
                $(foreach f,$(XLDFLAGS),-Wl,$(f))
 
 .PHONY: all module tools spawner deps test unit-test spawner-test itest \
-        fuzz test-asan demo bench install clean
+        fuzz test-asan soak demo bench install clean
 
 all: module tools $(if $(SPAWN_SRCS),spawner)
 
@@ -139,6 +139,11 @@ test-asan: deps $(ASAN_SO)
 	    XCFLAGS="$(SAN_FLAGS)" XLDFLAGS="$(SAN_FLAGS)"
 	scripts/run-sanitized $(CURDIR)/$(ASAN_SO)
 	rm -rf build/unit build/bin $(SPAWN_BIN)
+
+# Bounded (at most 5 minutes): mixed load on two spawner pools while
+# workers are killed and the spawner reloads; checks failures and memory.
+soak: deps all
+	scripts/soak
 
 # A report, not a test: throughput against stock mod_proxy_fcgi and nginx.
 bench: deps all

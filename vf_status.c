@@ -85,7 +85,8 @@ static void show_pool(vf_out *out, const vf_pool *pool)
     const vf_pool_shared *sh = pool->shared;
     const char *target = pool_target(pool, r->pool);
 
-    if (!sh) {
+    /* Balancer pools are mod_proxy's: their members are listed below. */
+    if (!sh || pool->kind == VF_POOL_BALANCER) {
         return;
     }
     if (out->json) {
