@@ -6,6 +6,7 @@
 #include "sockets.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -233,4 +234,28 @@ int demand_exit_writes(pid_t pid, uint64_t *wchar, uint64_t *syscw)
     *wchar = field_after(buf, "wchar: ");
     *syscw = field_after(buf, "syscw: ");
     return 0;
+}
+
+/* A FastCGI worker that took a connection holds a socket besides its
+ * listening fd 0; one still initializing does not. */
+int demand_has_conn(pid_t pid)
+{
+    char path[32], link[64], target[64];
+    struct dirent *d;
+    DIR *dir;
+    ssize_t n;
+    int found = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+    if ((dir = opendir(path)) == NULL)
+        return 0;
+    while (!found && (d = readdir(dir)) != NULL) {
+        if (d->d_name[0] == '.' || strcmp(d->d_name, "0") == 0)
+            continue;
+        snprintf(link, sizeof(link), "%s/%.16s", path, d->d_name);
+        n = readlink(link, target, sizeof(target) - 1);
+        found = n > 8 && strncmp(target, "socket:[", 8) == 0;
+    }
+    closedir(dir);
+    return found;
 }

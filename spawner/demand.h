@@ -48,6 +48,11 @@ int demand_queue(const struct lsock *s);
 /* Samples one worker; want_io adds /proc/PID/io. */
 void demand_sample(pid_t pid, int want_io, struct wsample *out);
 
+/* Whether a worker holds a socket other than fd 0: a connection it
+ * accepted (tells a worker serving its first request from one still
+ * starting up). */
+int demand_has_conn(pid_t pid);
+
 /* The bytes and write(2) calls of an exited, not yet reaped, worker (its
  * /proc/PID/io stays readable until waitpid()).  Returns 0, or -1. */
 int demand_exit_writes(pid_t pid, uint64_t *wchar, uint64_t *syscw);

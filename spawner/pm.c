@@ -32,7 +32,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#define START_GRACE_MS  300     /* a new worker counts as capacity */
+#define START_GRACE_MS  3000    /* a new worker counts as capacity until
+                                 * seen in accept or with a connection */
 #define FAST_EXIT_MS    1000    /* an exit this soon after start is fast */
 #define LOOP_WINDOW_MS  10000   /* fast exits are counted in this window */
 #define LOOP_LIMIT      3       /* that many make a crash loop */
@@ -86,7 +87,8 @@ static enum wstate observed(const struct worker *w, const struct wsample *s,
         return W_IDLE;
     if (s->seen == SEEN_KEPT)
         return W_KEPT;
-    if (w->state == W_STARTING && now - w->spawned_ms < START_GRACE_MS)
+    if (w->state == W_STARTING && now - w->spawned_ms < START_GRACE_MS &&
+        !demand_has_conn(w->pid))
         return W_STARTING;
     return W_BUSY;
 }

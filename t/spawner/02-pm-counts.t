@@ -128,7 +128,8 @@ is_deeply([pool_workers($s, 'st')], \@st_pids, 'static: still the same pids');
 # --- a single request to an idle ondemand pool starts one worker ----------
 my $r = fcgi_request("$dir/run/od.sock", "$dir/www/fast.php");
 ok($r->{ok} && $r->{body} eq 'ok', 'cold request to ondemand answered');
-is($n->('od'), 1, '... by exactly one new worker');
+is($n->('od'), 1, '... by exactly one new worker')
+    or diag scalar(spawner_status($conf)), log_text($s);
 
 is(stop_spawner($s), 0, 'graceful stop, exit 0');
 is(scalar children_of($s->{pid}), 0, 'no worker left');

@@ -95,8 +95,10 @@ my ($apid) = pool_workers($s, 'alice');
 like(ask('bob', "kill=$apid"), qr/kill=denied/,
      "bob's worker cannot signal alice's worker");
 
-# /proc: real, effective, saved and filesystem ids.
-for my $pid (children_of($s->{pid})) {
+# /proc: real, effective, saved and filesystem ids of every worker (a
+# child between fork and execve is still the spawner, so only processes
+# that run the pool's environment are looked at).
+for my $pid (map { pool_workers($s, $_) } qw(alice bob bobenv)) {
     open my $fh, '<', "/proc/$pid/status" or next;
     my $st = do { local $/; <$fh> };
     my ($uids) = $st =~ /^Uid:\s+(.*)$/m;

@@ -31,7 +31,8 @@ our @EXPORT = qw(
 my $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 my @SPAWNERS;
 
-sub spawn_bin { "$ROOT/build/vhostfcgi-spawn" }
+# VF_SPAWN_BIN: another build, e.g. one with -fsanitize=address.
+sub spawn_bin { $ENV{VF_SPAWN_BIN} // "$ROOT/build/vhostfcgi-spawn" }
 
 sub uid_of { (getpwnam($_[0]))[2] }
 sub gid_of { (getgrnam($_[0]))[2] }
@@ -92,7 +93,9 @@ sub start_spawner {
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', $log;
         open STDERR, '>&', \*STDOUT;
-        exec spawn_bin(), '-F', '-c', $o{conf}, @{ $o{args} || [] };
+        # VF_SPAWN_WRAP="valgrind --leak-check=full ..." runs it under a tool.
+        my @wrap = split ' ', $ENV{VF_SPAWN_WRAP} // '';
+        exec @wrap, spawn_bin(), '-F', '-c', $o{conf}, @{ $o{args} || [] };
         exit 127;
     }
     my $s = { pid => $pid, log => $log, conf => $o{conf}, dir => $o{dir} };
@@ -100,7 +103,7 @@ sub start_spawner {
     my $ready = wait_for(sub {
         return 'exited' if waitpid($pid, WNOHANG) == $pid;
         return log_text($s) =~ /ready: / ? 'ready' : '';
-    }, 10);
+    }, $ENV{VF_SPAWN_WRAP} ? 60 : 10);
     $s->{exited} = 1 if $ready eq 'exited';
     $s->{status} = $? if $ready eq 'exited';
     $s->{ready} = $ready eq 'ready';
