@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "demand.h"
 #include "log.h"
+#include "notify.h"
 #include "pm.h"
 #include "proc.h"
 #include "reload.h"
@@ -262,6 +263,7 @@ static int commit(struct spawner *sp, struct plan *pl)
     log_notice("vhostfcgi-spawn %d ready: %u pool(s), %u worker(s), config "
                "%s", (int)getpid(), pool_count_live(sp), sp->nworkers,
                sp->conf_path);
+    notify_send("READY=1");
     if (sp->ready_fd >= 0) {
         if (write(sp->ready_fd, "k", 1) != 1)
             log_warning("cannot tell the parent we are up");
@@ -278,6 +280,7 @@ static int startup(struct spawner *sp, const struct opts *o)
     struct plan pl;
 
     memset(&pl, 0, sizeof(pl));
+    notify_init_main();
     if (std_fds() || check_root() || load_config(sp, &cfg) ||
         start_log(sp) || proc_init_main() || status_init_main(sp) ||
         start_demand() || prepare(sp, &pl))

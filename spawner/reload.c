@@ -4,6 +4,7 @@
 #include "reload.h"
 #include "clock.h"
 #include "log.h"
+#include "notify.h"
 #include "pm.h"
 #include "proc.h"
 #include "sockets.h"
@@ -213,11 +214,14 @@ void reload_run(struct spawner *sp)
     char err[1024];
 
     log_notice("reloading %s", sp->conf_path);
+    notify_send("RELOADING=1");
     if (load_and_prepare(sp, &pl, err, sizeof(err)) < 0) {
         log_error("reload failed: %s; keeping the running pools", err);
+        notify_send("READY=1\nSTATUS=reload failed, see the error log");
         return;
     }
     commit(sp, &pl, &k);
+    notify_send("READY=1\nSTATUS=reloaded");
     log_notice("reloaded in %lld ms: %u pool(s) added, %u changed, %u "
                "removed, %u unchanged", (long long)(clock_ms() - t0),
                k.added, k.changed, k.removed, k.same);

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "demand.h"
 #include "log.h"
+#include "notify.h"
 #include "output.h"
 #include "pm.h"
 #include "reload.h"
@@ -151,9 +152,11 @@ static void stop_all(struct spawner *sp, int signals)
 {
     struct pool *p, *next;
 
-    if (sp->stopping == 0)
+    if (sp->stopping == 0) {
         log_notice("stopping: %u pool(s), %u worker(s) finish their "
                    "requests", pool_count_live(sp), sp->nworkers);
+        notify_send("STOPPING=1");
+    }
     else
         log_notice("stop requested again: idle or not, every worker gets "
                    "SIGTERM now");

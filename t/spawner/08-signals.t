@@ -9,7 +9,10 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use IO::Select;
+use IO::Socket::UNIX;
 use POSIX qw(:sys_wait_h);
+use Socket qw(SOCK_DGRAM);
 use Time::HiRes qw(time sleep);
 use VFSpawn;
 
@@ -85,9 +88,27 @@ cmp_ok(time - $t_term, '>=', 1.0, '... only after the request was done');
 is(scalar children_of($s->{pid}), 0, 'no worker left');
 like(log_text($s), qr/NOTICE: stopped/, 'logged "stopped"');
 
-# --- SIGINT ---------------------------------------------------------------
-$s = start_spawner(conf => conf('int', ''), dir => $dir, log => "$dir/int.log");
+# --- SIGINT, and systemd's notify protocol ---------------------------------
+my $nsock = IO::Socket::UNIX->new(Type => SOCK_DGRAM, Local => "$dir/notify")
+    or die "notify socket: $!";
+{
+    local $ENV{NOTIFY_SOCKET} = "$dir/notify";
+    $s = start_spawner(conf => conf('int', ''), dir => $dir, log => "$dir/int.log");
+}
 ok($s->{ready}, 'second spawner up');
+my $sel = IO::Select->new($nsock);
+my $msg = '';
+$nsock->recv($msg, 512) if $sel->can_read(2);
+is($msg, 'READY=1', 'Type=notify: READY=1 once up');
+kill 'HUP', $s->{pid};
+my @got;
+while ($sel->can_read(2)) { $nsock->recv($msg, 512); push @got, $msg; last if $msg =~ /^READY/ }
+is_deeply(\@got, ['RELOADING=1', "READY=1\nSTATUS=reloaded"], 'SIGHUP: RELOADING=1, then READY=1');
+for my $w (pool_workers($s, 'p')) {
+    open my $envf, '<', "/proc/$w/environ" or next;
+    unlike(do { local $/; <$envf> }, qr/NOTIFY_SOCKET/,
+           "worker $w does not inherit NOTIFY_SOCKET");
+}
 kill 'INT', $s->{pid};
 ok(wait_for(sub { waitpid($s->{pid}, WNOHANG) == $s->{pid} }, 10), 'SIGINT stops it');
 is($?, 0, '... gracefully (status 0)');
