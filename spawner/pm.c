@@ -40,7 +40,8 @@
 #define BACKOFF_MIN_MS  250
 #define BACKOFF_MAX_MS  30000
 #define STABLE_MS       10000   /* a worker this old resets the backoff */
-#define HOLD_ACTED_MS   5       /* after starting workers for a queue */
+#define HOLD_MIN_MS     5       /* after starting workers for a queue */
+#define HOLD_MAX_MS     40      /* queue covered by starting workers, again */
 #define HOLD_QUIET_MS   20      /* readable, but a worker took the client */
 #define DRAIN_TICK_MS   50
 #define STOP_GRACE_MS   30000   /* then busy workers of a stopping pool get
@@ -152,7 +153,7 @@ void pm_census(struct pool *p, struct census *c, int64_t now)
 /* Signals to workers                                                  */
 /* ------------------------------------------------------------------ */
 
-static void term(struct worker *w, const char *why)
+void pm_retire(struct worker *w, const char *why)
 {
     if (kill(w->pid, SIGTERM) < 0 && errno != ESRCH) {
         log_error("[pool %s] cannot SIGTERM worker %d: %s", w->pool->name,
@@ -191,140 +192,6 @@ static void enforce_terminate_timeout(struct pool *p, int64_t now)
         kill9(w);
         w->flags |= WF_TIMEOUT;
     }
-}
-
-/* ------------------------------------------------------------------ */
-/* The modes                                                           */
-/* ------------------------------------------------------------------ */
-
-static unsigned shortfall(unsigned want, unsigned have)
-{
-    return want > have ? want - have : 0;
-}
-
-static unsigned static_initial(const struct pools_pool *cf)
-{
-    return cf->max_children;
-}
-
-static unsigned static_wanted(const struct pool *p, const struct census *c)
-{
-    (void)c;
-    return shortfall(p->cf->max_children, p->nworkers);
-}
-
-static void no_retire(struct spawner *sp, struct pool *p,
-                      const struct census *c, int queue, int64_t now)
-{
-    (void)sp, (void)p, (void)c, (void)queue, (void)now;
-}
-
-/* php-fpm's default when start_servers is not set. */
-static unsigned dynamic_initial(const struct pools_pool *cf)
-{
-    if (cf->start_servers > 0)
-        return cf->start_servers;
-    return cf->min_spare_servers +
-           (cf->max_spare_servers - cf->min_spare_servers) / 2;
-}
-
-static unsigned dynamic_wanted(const struct pool *p, const struct census *c)
-{
-    return shortfall(p->cf->min_spare_servers, c->idle + c->starting);
-}
-
-/* The idle worker idle the longest, not yet told to go. */
-static struct worker *longest_idle(struct pool *p)
-{
-    struct worker *w, *best = NULL;
-
-    for (w = p->workers; w != NULL; w = w->next)
-        if (w->state == W_IDLE && !(w->flags & (WF_TERMED | WF_KILLED)) &&
-            (best == NULL || w->since_ms < best->since_ms))
-            best = w;
-    return best;
-}
-
-static void dynamic_retire(struct spawner *sp, struct pool *p,
-                           const struct census *c, int queue, int64_t now)
-{
-    unsigned n = shortfall(c->idle, p->cf->max_spare_servers);
-    struct worker *w;
-
-    (void)sp, (void)now;
-    if (queue > 0)
-        return;
-    while (n-- > 0 && (w = longest_idle(p)) != NULL)
-        term(w, "more idle workers than pm.max_spare_servers");
-}
-
-static int64_t dynamic_tick(const struct pool *p)
-{
-    (void)p;
-    return 1000;
-}
-
-static unsigned zero_initial(const struct pools_pool *cf)
-{
-    (void)cf;
-    return 0;
-}
-
-static unsigned zero_wanted(const struct pool *p, const struct census *c)
-{
-    (void)p, (void)c;
-    return 0;
-}
-
-static void ondemand_retire(struct spawner *sp, struct pool *p,
-                            const struct census *c, int queue, int64_t now)
-{
-    struct worker *w;
-
-    (void)sp, (void)c;
-    if (queue > 0)
-        return;
-    for (w = p->workers; w != NULL; w = w->next)
-        if (w->state == W_IDLE && !(w->flags & (WF_TERMED | WF_KILLED)) &&
-            now - w->since_ms >= p->cf->process_idle_timeout_ms)
-            term(w, "pm.process_idle_timeout");
-}
-
-static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
-{
-    return v < lo ? lo : v > hi ? hi : v;
-}
-
-/* Idle retirement at most a quarter of the timeout late (and at most 1 s):
- * no work at all while the pool has no workers. */
-static int64_t ondemand_tick(const struct pool *p)
-{
-    if (p->nworkers == 0)
-        return 0;
-    return clamp64(p->cf->process_idle_timeout_ms / 4, 50, 1000);
-}
-
-/* Only while short of workers (a start failed, process.max was full). */
-static int64_t static_tick(const struct pool *p)
-{
-    return p->nworkers < p->cf->max_children ? 1000 : 0;
-}
-
-static const struct pm_ops pm_static = {
-    "static", 0, static_initial, static_wanted, no_retire, static_tick
-};
-static const struct pm_ops pm_dynamic = {
-    "dynamic", 1, dynamic_initial, dynamic_wanted, dynamic_retire,
-    dynamic_tick
-};
-static const struct pm_ops pm_ondemand = {
-    "ondemand", 1, zero_initial, zero_wanted, ondemand_retire, ondemand_tick
-};
-
-const struct pm_ops *pm_ops_for(enum pools_pm pm)
-{
-    return pm == POOLS_PM_STATIC ? &pm_static
-         : pm == POOLS_PM_DYNAMIC ? &pm_dynamic : &pm_ondemand;
 }
 
 /* The mode's period, shortened to watch request_terminate_timeout. */
@@ -382,7 +249,19 @@ static unsigned global_room(const struct spawner *sp)
     return shortfall(sp->process_max, sp->nworkers);
 }
 
-/* One worker; returns 0, or -1 after logging why it could not start. */
+/* The path a failed step was about, for the message. */
+static const char *stage_path(const struct pool *p, const char *stage)
+{
+    if (strcmp(stage, "chroot") == 0)
+        return p->cf->chroot;
+    if (strcmp(stage, "chdir") == 0)
+        return p->spec->chdir;
+    if (strcmp(stage, "execve") == 0)
+        return p->cf->command;
+    return NULL;
+}
+
+/* One worker; returns 0, or -1 with why it could not start in `what`. */
 static int spawn_one(struct spawner *sp, struct pool *p, char *what,
                      size_t len)
 {
@@ -394,10 +273,10 @@ static int spawn_one(struct spawner *sp, struct pool *p, char *what,
         return -1;
     r = proc_spawn(p->spec, p->sock->fd);
     if (r.result != PROC_STARTED) {
-        snprintf(what, len, "%s%s%s: %s", r.stage,
-                 strcmp(r.stage, "chroot") == 0 ? " " : "",
-                 strcmp(r.stage, "chroot") == 0 ? p->cf->chroot : "",
-                 strerror(r.err));
+        const char *path = stage_path(p, r.stage);
+
+        snprintf(what, len, "%s%s%s: %s", r.stage, path ? " " : "",
+                 path ? path : "", strerror(r.err));
         p->st.start_failed++;
         return -1;
     }
@@ -439,6 +318,8 @@ static enum pstate start_n(struct spawner *sp, struct pool *p, unsigned n,
         if (p->fast_exits == 0 || now - p->loop_since > LOOP_WINDOW_MS)
             log_error("[pool %s] cannot start a worker: %s", p->name, what);
         pool_unstarve(sp, p);
+        if (p->mute_until == MUTE_FOREVER)
+            p->mute_until = now + HOLD_MIN_MS;
         return note_fast(p, now, what);
     }
     return p->state;
@@ -448,14 +329,20 @@ static enum pstate start_n(struct spawner *sp, struct pool *p, unsigned n,
 /* Exits                                                               */
 /* ------------------------------------------------------------------ */
 
+static const char *sig_name(int sig)
+{
+    const char *name = sigabbrev_np(sig);
+
+    return name != NULL ? name : "?";
+}
+
 static void describe(int status, char *buf, size_t len)
 {
     if (WIFEXITED(status))
         snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
     else if (WIFSIGNALED(status))
         snprintf(buf, len, "killed by signal %d (SIG%s)%s", WTERMSIG(status),
-                 sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(
-                     WTERMSIG(status)) : "?",
+                 sig_name(WTERMSIG(status)),
                  WCOREDUMP(status) ? ", core dumped" : "");
     else
         snprintf(buf, len, "ended (status 0x%x)", (unsigned)status);
@@ -529,6 +416,16 @@ static enum pstate a_fill(struct spawner *sp, struct pool *p,
     return start_n(sp, p, p->ops->initial(p->cf), "pool start", now);
 }
 
+/* Not again before a few ms: longer (up to HOLD_MAX_MS) while each look
+ * finds the queue already covered by starting workers, short again as
+ * soon as a look starts one.  A worker exit ends any hold-off. */
+static void hold(struct pool *p, int64_t now, unsigned started)
+{
+    p->hold_ms = started > 0 || p->hold_ms == 0 ? HOLD_MIN_MS
+               : p->hold_ms * 2 > HOLD_MAX_MS ? HOLD_MAX_MS : p->hold_ms * 2;
+    p->mute_until = now + p->hold_ms;
+}
+
 /* The listening socket is readable: start one worker per waiting client
  * that no idle or starting worker is about to take. */
 static enum pstate a_demand(struct spawner *sp, struct pool *p,
@@ -536,7 +433,7 @@ static enum pstate a_demand(struct spawner *sp, struct pool *p,
 {
     int queue = demand_queue(p->sock);
     struct census c;
-    unsigned have;
+    unsigned need;
 
     (void)arg;
     if (queue == 0) {
@@ -544,12 +441,11 @@ static enum pstate a_demand(struct spawner *sp, struct pool *p,
         return p->state;
     }
     pm_census(p, &c, now);
-    have = c.idle + c.starting;
     if (queue < 0)                  /* unknown: readable means one */
         queue = 1;
-    p->mute_until = now + HOLD_ACTED_MS;
-    return start_n(sp, p, shortfall((unsigned)queue, have), "clients wait",
-                   now);
+    need = shortfall((unsigned)queue, c.idle + c.starting);
+    hold(p, now, need);
+    return start_n(sp, p, need, "clients wait", now);
 }
 
 static enum pstate maintain(struct spawner *sp, struct pool *p, int64_t now)
@@ -656,9 +552,9 @@ static enum pstate drain_step(struct spawner *sp, struct pool *p,
         if (w->state == W_IDLE && queue > 0)
             continue;
         if (w->state == W_IDLE || w->state == W_KEPT)
-            term(w, "pool stopping");
+            pm_retire(w, "pool stopping");
         else if (elapsed >= grace)
-            term(w, "pool stopping, grace period over");
+            pm_retire(w, "pool stopping, grace period over");
     }
     if (p->nworkers == 0)
         return PS_DEAD;
@@ -690,13 +586,18 @@ static enum pstate a_drain_step(struct spawner *sp, struct pool *p,
     return drain_step(sp, p, now);
 }
 
-/* A second TERM/INT: no more waiting for idleness. */
+/* A pool already draining (a reload replaced it) is asked to stop: the
+ * daemon stops.  At the second TERM/INT no more waiting for idleness. */
 static enum pstate a_hurry(struct spawner *sp, struct pool *p,
                            const void *arg, int64_t now)
 {
     int64_t rtt = p->cf->request_terminate_timeout_ms;
 
     (void)arg;
+    if (p->unlink_on_drain)
+        lsock_unlink(p->sock);
+    if (sp->stopping < 2)
+        return p->state;
     p->drain_since = now - (rtt > 0 ? rtt : STOP_GRACE_MS);
     return drain_step(sp, p, now);
 }

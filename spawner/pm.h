@@ -41,7 +41,21 @@ struct pm_ops {
     int64_t (*tick_period)(const struct pool *p);
 };
 
-const struct pm_ops *pm_ops_for(enum pools_pm pm);
+const struct pm_ops *pm_ops_for(enum pools_pm pm);     /* pm_modes.c */
+
+/* Sends SIGTERM to a worker just seen idle (or between requests): it
+ * exits at once, or after the one request it may have just taken. */
+void pm_retire(struct worker *w, const char *why);
+
+static inline unsigned shortfall(unsigned want, unsigned have)
+{
+    return want > have ? want - have : 0;
+}
+
+static inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
 
 /* The events.  Each may free the pool (when it reaches PS_DEAD): callers
  * do not touch p afterwards. */

@@ -116,6 +116,7 @@ struct pool {
     struct evsrc src;
     int watching;                   /* listening fd in epoll */
     int64_t mute_until;             /* hold-off after acting on demand */
+    int64_t hold_ms;                /* its current length */
     int starved;                    /* waits in the process.max queue */
     struct pool *starved_next;
 
