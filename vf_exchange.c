@@ -52,6 +52,8 @@ typedef struct {
     int responded;                  /* response headers went to the client */
     int unflushed;                  /* body passed on since the last flush */
     int cond_status;                /* 304/412 from the request's conditions */
+    apr_time_t headers_due;         /* the header block must be complete by
+                                     * then (set once the request is sent) */
 } vf_xstate;
 
 /* ------------------------------------------------------------------ */
@@ -346,10 +348,26 @@ static apr_status_t receive_some(vf_xstate *xs)
     return rv;
 }
 
+/* 504: silent for a whole timeout, or headers dripping past their
+ * deadline. */
+static void timed_out(vf_xstate *xs, int headers_late)
+{
+    fail(xs, HTTP_GATEWAY_TIME_OUT, 0, apr_psprintf(xs->r->pool,
+         headers_late ? "the response headers were not complete within %"
+                        APR_TIME_T_FMT " seconds"
+                      : "no answer within %" APR_TIME_T_FMT " seconds",
+         apr_time_sec(xs->x->timeout)));
+}
+
 /* Waits until the socket is readable (or writable, when want_write) and
- * reads whatever arrived. */
+ * reads whatever arrived.  A backend dripping its headers byte by byte
+ * would never be silent for a whole timeout, so the header block also has
+ * one deadline of its own. */
 static void wait_and_read(vf_xstate *xs, int want_write)
 {
+    apr_interval_time_t timeout = xs->x->timeout;
+    int deadline = xs->phase == PH_HEADERS && xs->headers_due;
+    int on_deadline = 0;    /* this wait ends at the header deadline */
     apr_int32_t n = 0;
     apr_status_t rv;
 
@@ -359,14 +377,24 @@ static void wait_and_read(vf_xstate *xs, int want_write)
             return;
         }
     }
+    if (deadline) {
+        apr_interval_time_t left = xs->headers_due - apr_time_now();
+
+        if (left <= 0) {
+            timed_out(xs, 1);
+            return;
+        }
+        if (left < timeout) {
+            timeout = left;
+            on_deadline = 1;
+        }
+    }
     xs->pfd.reqevents = APR_POLLIN | (want_write ? APR_POLLOUT : 0);
     do {
-        rv = apr_poll(&xs->pfd, 1, &n, xs->x->timeout);
+        rv = apr_poll(&xs->pfd, 1, &n, timeout);
     } while (APR_STATUS_IS_EINTR(rv));
     if (APR_STATUS_IS_TIMEUP(rv)) {
-        fail(xs, HTTP_GATEWAY_TIME_OUT, 0, apr_psprintf(xs->r->pool,
-             "no answer within %" APR_TIME_T_FMT " seconds",
-             apr_time_sec(xs->x->timeout)));
+        timed_out(xs, on_deadline);
         return;
     }
     if (rv != APR_SUCCESS) {
@@ -534,6 +562,7 @@ static int send_body(vf_xstate *xs)
         return 1;
     }
     xs->stdin_done = 1;
+    xs->headers_due = apr_time_now() + xs->x->timeout;
     return 0;
 }
 
