@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 static struct lsock *all;       /* every open listening socket */
+static int takeover_wait_ms;    /* see lsock_wait_for_orphans() */
 
 static int same_addr(const struct pools_listen *a,
                      const struct pools_listen *b)
@@ -74,22 +75,16 @@ static void fail(char *err, size_t errlen, const struct pools_pool *cf,
         snprintf(err + n, errlen - (size_t)n, fmt, a, b);
 }
 
-/* A file already at a Unix socket path: a stale socket of a dead server
- * is removed; a live one, or anything that is not a socket, is an error
- * (php-fpm's rule: never steal another server's socket). */
-const char *lsock_clear_stale(const char *path)
+/* Whether a server accepts connections at a Unix socket path: 1 yes, 0
+ * no (a stale socket), -1 error (errno set). */
+static int live(const char *path)
 {
     struct sockaddr_un un;
-    struct stat st;
     int fd, rc, e;
 
-    if (lstat(path, &st) < 0)
-        return errno == ENOENT ? NULL : strerror(errno);
-    if (!S_ISSOCK(st.st_mode))
-        return "a file that is not a socket is in the way";
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return strerror(errno);
+        return -1;
     memset(&un, 0, sizeof(un));
     un.sun_family = AF_UNIX;
     snprintf(un.sun_path, sizeof(un.sun_path), "%s", path);
@@ -97,13 +92,59 @@ const char *lsock_clear_stale(const char *path)
     e = errno;
     close(fd);
     if (rc == 0 || e == EAGAIN || e == EINPROGRESS)
+        return 1;
+    errno = e;
+    return e == ECONNREFUSED ? 0 : -1;
+}
+
+/* A live socket: the workers of a spawner that died (SIGKILL) finish
+ * their last request first (they got SIGTERM through PR_SET_PDEATHSIG),
+ * so wait a little for them when there is a sign of such a death. */
+static int still_live(const char *path)
+{
+    int waited = 0, rc;
+
+    while ((rc = live(path)) == 1 && waited < takeover_wait_ms) {
+        if (waited == 0)
+            log_notice("%s: waiting up to %d ms for the workers of a "
+                       "previous spawner to let go", path,
+                       takeover_wait_ms);
+        usleep(50000);
+        waited += 50;
+    }
+    return rc;
+}
+
+/* A file already at a Unix socket path: a stale socket of a dead server
+ * is removed; a live one, or anything that is not a socket, is an error
+ * (php-fpm's rule: never steal another server's socket). */
+const char *lsock_clear_stale(const char *path, int *was_stale)
+{
+    struct stat st;
+    int rc;
+
+    if (was_stale != NULL)
+        *was_stale = 0;
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? NULL : strerror(errno);
+    if (!S_ISSOCK(st.st_mode))
+        return "a file that is not a socket is in the way";
+    rc = was_stale != NULL ? live(path) : still_live(path);
+    if (rc == 1)
         return "address in use: another server listens there";
-    if (e != ECONNREFUSED)
-        return strerror(e);
+    if (rc < 0)
+        return strerror(errno);
     if (unlink(path) < 0 && errno != ENOENT)
         return strerror(errno);
+    if (was_stale != NULL)
+        *was_stale = 1;
     log_notice("removed stale socket %s", path);
     return NULL;
+}
+
+void lsock_wait_for_orphans(int ms)
+{
+    takeover_wait_ms = ms;
 }
 
 /* Owner, group and mode of the socket file; -1 ids are left alone. */
@@ -131,7 +172,7 @@ static const char *bind_unix(struct lsock *s, const struct pools_pool *cf,
     *what = "bind";
     if (pools_listen_sockaddr(&s->addr, &ss, &len) < 0)
         return "path too long for a Unix socket";
-    if ((why = lsock_clear_stale(s->path)) != NULL) {
+    if ((why = lsock_clear_stale(s->path, NULL)) != NULL) {
         *what = "use";
         return why;
     }

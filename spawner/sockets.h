@@ -55,9 +55,16 @@ void lsock_unlink(struct lsock *s);
 void lsock_release(struct lsock *s);
 
 /* Prepares a Unix socket path for bind(): a stale socket (nobody
- * listening) is removed.  Returns NULL, or why the path cannot be used:
- * a live socket (another server), or a file that is not a socket. */
-const char *lsock_clear_stale(const char *path);
+ * listening) is removed, and *was_stale set.  Returns NULL, or why the
+ * path cannot be used: a live socket (another server), or a file that is
+ * not a socket.  With was_stale NULL (the pools' sockets) a live socket
+ * is given the time set by lsock_wait_for_orphans() to go stale. */
+const char *lsock_clear_stale(const char *path, int *was_stale);
+
+/* The status socket was stale: a spawner died here without cleaning up,
+ * and its workers - still listening on the pools' sockets - are finishing
+ * their last request.  Their sockets get up to `ms` to go stale. */
+void lsock_wait_for_orphans(int ms);
 
 /* Exit: unlinks and closes whatever is still open. */
 void lsock_cleanup_all(void *unused);

@@ -19,7 +19,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* A previous spawner died: how long its workers may keep the pools'
+ * sockets while they finish their last request, before a restart gives
+ * up (and httpd, or systemd, tries again a little later). */
+#define STATUS_ORPHAN_WAIT_MS 5000
+
 static char ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static dev_t ctl_dev;
+static ino_t ctl_ino;
 
 static int ctl_addr(const char *run_dir, struct sockaddr_un *un)
 {
@@ -41,7 +48,9 @@ static void ctl_close(void *arg)
         return;
     close(sp->ctlfd);
     sp->ctlfd = -1;
-    if (lstat(ctl_path, &st) == 0 && S_ISSOCK(st.st_mode))
+    /* Only our own: a newer spawner may have bound the path since. */
+    if (lstat(ctl_path, &st) == 0 && st.st_dev == ctl_dev &&
+        st.st_ino == ctl_ino)
         unlink(ctl_path);
 }
 
@@ -65,8 +74,9 @@ int status_init_main(struct spawner *sp)
     const char *run_dir = pools_global(sp->conf->cfg)->run_dir;
     struct sockaddr_un un;
     const char *why;
+    struct stat st;
     mode_t old;
-    int rc;
+    int rc, stale;
 
     if (make_run_dir(run_dir) < 0)
         return -1;
@@ -75,11 +85,13 @@ int status_init_main(struct spawner *sp)
                   run_dir);
         return -1;
     }
-    if ((why = lsock_clear_stale(un.sun_path)) != NULL) {
+    if ((why = lsock_clear_stale(un.sun_path, &stale)) != NULL) {
         log_error("%s: %s (is another vhostfcgi-spawn running with this "
                   "run_dir?)", un.sun_path, why);
         return -1;
     }
+    if (stale)
+        lsock_wait_for_orphans(STATUS_ORPHAN_WAIT_MS);
     memcpy(ctl_path, un.sun_path, sizeof(ctl_path));
     sp->ctlfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
                        0);
@@ -88,8 +100,10 @@ int status_init_main(struct spawner *sp)
     old = umask(0177);
     rc = bind(sp->ctlfd, (struct sockaddr *)&un, sizeof(un));
     umask(old);
-    if (rc < 0 || listen(sp->ctlfd, 16) < 0)
+    if (rc < 0 || listen(sp->ctlfd, 16) < 0 || stat(un.sun_path, &st) < 0)
         goto fail;
+    ctl_dev = st.st_dev;
+    ctl_ino = st.st_ino;
     sp->ctl_src.kind = SRC_CONTROL;
     sp->ctl_src.obj = sp;
     return 0;
