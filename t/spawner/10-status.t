@@ -74,9 +74,11 @@ like($out, qr/cannot reach the daemon at \Q$dir\E\/run\/vhostfcgi-spawn.ctl/, '.
 
 my $s = start_spawner(conf => $conf, dir => $dir);
 ok($s->{ready}, 'spawner up') or BAIL_OUT(log_text($s));
-ok(wait_for(sub { pool_workers($s, 'st') == 2 && pool_workers($s, 'dyn') == 2 && pool_workers($s, 'tcp') == 1 }, 5),
-   'workers up');
-sleep 0.3;
+ok(wait_for(sub {
+        my $o = spawner_status($conf);
+        my ($st, $dyn, $tcp) = map { status_row($o, $_) } qw(st dyn tcp);
+        $st && $st->{idle} == 2 && $dyn->{idle} == 2 && $tcp->{idle} == 1;
+    }, 10), 'workers up and idle in accept()');
 
 ($out, $rc) = spawner_status($conf);
 is($rc, 0, '-s: exit 0');
