@@ -24,7 +24,7 @@ mkdir "$dir/www";
 chmod 0755, "$dir/www";
 # Busy on the CPU: SIGTERM would cut a sleep() short (php-cgi's handler
 # interrupts blocking system calls), not this.
-write_file("$dir/www/slow.php", "<?php \$t = microtime(true); while (microtime(true) - \$t < 1.5) {} echo 'slow done';\n");
+write_file("$dir/www/slow.php", "<?php \$t = microtime(true); while (microtime(true) - \$t < 3) {} echo 'slow done';\n");
 write_file("$dir/www/ok.php", "<?php echo 'ok ', getmypid();\n");
 
 my $conf = write_file("$dir/pools.conf", <<EOC);
