@@ -196,8 +196,12 @@ static enum seen parse_syscall(const char *line)
     if (nr == SYS_accept4 && a[0] == 0)
         return SEEN_ACCEPT;
 #endif
-    /* FastCGI spec 3.3: every record starts with an 8-byte header. */
-    if (nr == SYS_read && a[0] != 0 && a[2] == 8)
+    /* FastCGI spec 3.3: every record starts with an 8-byte header.  A
+     * worker waiting for one on a connection runs no script: it waits for
+     * the next request (FCGI_KEEP_CONN), for the rest of this one's
+     * records, or - recv() after its last record, php-cgi's lingering
+     * close - for the web server to hang up. */
+    if ((nr == SYS_read || nr == SYS_recvfrom) && a[0] != 0 && a[2] == 8)
         return SEEN_KEPT;
     return SEEN_BUSY;
 }

@@ -9,10 +9,11 @@
  *
  * Worker state: /proc/PID/syscall names the system call a process is
  * blocked in.  A FastCGI worker blocked in accept() or accept4() on fd 0
- * is idle; one blocked in read(fd, buf, 8) on another descriptor waits for
- * the next record header on a kept-alive connection (FCGI_KEEP_CONN: no
- * request in progress, but it cannot take a new connection); anything
- * else is busy.  /proc/PID/schedstat (CPU time in ns) and /proc/PID/io
+ * is idle; one blocked in read(fd, buf, 8) or recv() of 8 bytes on another
+ * descriptor waits for a record header on a connection (FCGI_KEEP_CONN
+ * between requests, the records of a request not started yet, a lingering
+ * close after one finished): no script runs, but it cannot take a new
+ * connection; anything else is busy.  /proc/PID/schedstat (CPU time in ns) and /proc/PID/io
  * (read syscall count) tell whether two samples can belong to one
  * continuous idle or busy period.
  */
@@ -27,7 +28,7 @@ struct lsock;
 enum seen {
     SEEN_GONE,                      /* no such process (or not readable) */
     SEEN_ACCEPT,                    /* idle: blocked in accept on fd 0 */
-    SEEN_KEPT,                      /* between requests on a kept conn */
+    SEEN_KEPT,                      /* between records on a connection */
     SEEN_BUSY
 };
 

@@ -43,7 +43,8 @@
 #define HOLD_MIN_MS     5       /* after starting workers for a queue */
 #define HOLD_MAX_MS     40      /* queue covered by starting workers, again */
 #define HOLD_QUIET_MS   20      /* readable, but a worker took the client */
-#define DRAIN_TICK_MS   50
+#define DRAIN_TICK_MS   20      /* a busy worker is between requests for
+                                 * moments only: look often */
 #define STOP_GRACE_MS   30000   /* then busy workers of a stopping pool get
                                  * SIGTERM (request_terminate_timeout if
                                  * set) */

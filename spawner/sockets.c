@@ -65,14 +65,14 @@ static int blame(char *err, size_t errlen, const struct pools_pool *cf,
                     cf->name);
 }
 
+/* err = the blame prefix, then what happened. */
 static void fail(char *err, size_t errlen, const struct pools_pool *cf,
-                 const char *conf_path, const char *fmt, const char *a,
-                 const char *b)
+                 const char *conf_path, const char *what)
 {
     int n = blame(err, errlen, cf, conf_path);
 
     if (n >= 0 && (size_t)n < errlen)
-        snprintf(err + n, errlen - (size_t)n, fmt, a, b);
+        snprintf(err + n, errlen - (size_t)n, "%s", what);
 }
 
 /* Whether a server accepts connections at a Unix socket path: 1 yes, 0
@@ -253,7 +253,7 @@ static int open_new(const struct pools_pool *cf, const char *conf_path,
     struct stat st;
 
     if (s == NULL) {
-        fail(err, errlen, cf, conf_path, "%s%s", "out of memory", "");
+        fail(err, errlen, cf, conf_path, "out of memory");
         return -1;
     }
     s->fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -291,9 +291,12 @@ int lsock_acquire(const struct pools_pool *cf, const char *conf_path,
     if (s == NULL)
         return open_new(cf, conf_path, out, err, errlen);
     if (strcmp(s->owner, cf->name) != 0) {
-        fail(err, errlen, cf, conf_path, "%s is the socket of pool %s; a "
-             "reload cannot hand a socket to another pool (remove it in one "
-             "reload, add it in the next)", s->name, s->owner);
+        char what[256];
+
+        snprintf(what, sizeof(what), "%s is the socket of pool %s; a reload "
+                 "cannot hand a socket to another pool (remove it in one "
+                 "reload, add it in the next)", s->name, s->owner);
+        fail(err, errlen, cf, conf_path, what);
         return -1;
     }
     s->refs++;

@@ -46,7 +46,8 @@ struct evsrc {
 enum wstate {
     W_STARTING,                     /* forked, not yet seen in accept */
     W_IDLE,                         /* blocked in accept on fd 0 */
-    W_KEPT,                         /* between requests, connection kept */
+    W_KEPT,                         /* between records on a connection:
+                                     * no script runs */
     W_BUSY
 };
 
