@@ -1,0 +1,63 @@
+#!/usr/bin/perl
+# The vhostfcgi-status page for a balancer with a health check: each
+# member's state and its last health check, as JSON and HTML, wherever the
+# page is configured - in the main server and (the usual place) in the
+# <VirtualHost> whose VhostFcgiPool is the balancer.  The health check is
+# configured in the server configuration (it must be); its results belong
+# to the balancer's members, not to a server, so both pages show them.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use HTTP::Tiny;
+use VfBal;
+
+my $bed = VfBal->new;
+if (my $why = $bed->netns_unavailable) {
+    plan skip_all => $why;
+}
+eval { $bed->start; 1 } or BAIL_OUT("test bed did not come up: $@");
+
+# A few requests, and two rounds of checks (interval=1).
+my @res = $bed->load(clients => 3, total => 30)->finish;
+is(scalar(grep { $_->{status} == 200 } @res), 30, '30 requests answered');
+sleep 2;
+
+my @fields = qw(balancer member state elected busy health health_age_s
+                checks check_failures);
+for my $where (qw(main vhost)) {
+    my $j = $bed->status($where);
+    ok($j, "$where status page: JSON") or next;
+    ok(ref $j->{pools} eq 'ARRAY' && ref $j->{backends} eq 'ARRAY',
+       "$where: pools and backends");
+    my $by = $bed->backends($where);
+    is(scalar keys %$by, 3, "$where: three members");
+    for my $n (1 .. 3) {
+        my $b = $by->{$n} or next;
+        my @missing = grep { !exists $b->{$_} } @fields;
+        is("@missing", '', "$where: member $n has every field");
+        is($b->{state}, 'ok', "$where: member $n state ok");
+        is($b->{health}, 'ok', "$where: member $n last health check ok");
+        cmp_ok($b->{checks}, '>=', 2, "$where: member $n checked "
+               . "($b->{checks} checks)");
+        ok($b->{health_age_s} >= 0 && $b->{health_age_s} <= 2,
+           "$where: member $n checked within 2 s "
+           . "(health_age_s $b->{health_age_s})");
+    }
+}
+
+# HTML: the members and their last check.
+for my $where (qw(main vhost)) {
+    (my $url = $bed->status_url($where)) =~ s/\?json$//;
+    my $res = HTTP::Tiny->new(timeout => 5)->get($url);
+    is($res->{status}, 200, "$where: HTML page");
+    for my $n (1 .. 3) {
+        like($res->{content},
+             qr{fcgi://10\.251\.$n\.2:9000</td><td>ok</td>
+                <td>\d+</td><td>\d+</td><td>ok</td>}x,
+             "$where HTML: member $n ok, last check ok");
+    }
+}
+
+done_testing;
