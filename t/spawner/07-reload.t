@@ -150,7 +150,8 @@ is($ls->{fail}, 0, 'unchanged pool: zero failed') or diag "@{ $ls->{errors} }";
 cmp_ok($lc->{ok}, '>', 50, "changed pool under load: $lc->{ok} requests");
 is($lc->{fail}, 0, 'changed pool: zero failed across the restart')
     or diag "@{ $lc->{errors} }";
-is_deeply([pool_workers($s, 'same')], \@same, 'unchanged pool: still the same pids');
+is_deeply([pool_workers($s, 'same')], \@same, 'unchanged pool: still the same pids')
+    or diag log_text($s);
 is_deeply([pool_workers($s, 'changed')], \@changed_now,
           'refused reloads touched nothing');
 

@@ -22,9 +22,14 @@ ensure_user('vf-alice');
 my $dir = test_dir();
 mkdir "$dir/www";
 chmod 0755, "$dir/www";
-# Busy on the CPU: SIGTERM would cut a sleep() short (php-cgi's handler
-# interrupts blocking system calls), not this.
-write_file("$dir/www/slow.php", "<?php \$t = microtime(true); while (microtime(true) - \$t < 3) {} echo 'slow done';\n");
+# The slow request runs until the test says so (its usleep() may be cut
+# short by SIGTERM - php-cgi's handler interrupts blocking system calls -
+# so it loops on the flag file, not on time).
+mkdir "$dir/flag";
+chmod 0777, "$dir/flag";
+write_file("$dir/www/slow.php", <<"PHP");
+<?php while (!file_exists('$dir/flag/go')) { clearstatcache(); usleep(10000); } echo 'slow done';
+PHP
 write_file("$dir/www/ok.php", "<?php echo 'ok ', getmypid();\n");
 
 my $conf = write_file("$dir/pools.conf", <<EOC);
@@ -69,11 +74,19 @@ sub alive {
 ok(wait_for(sub { alive(@old) == 1 }, 2),
    'killed spawner: its idle workers exit at once (PDEATHSIG)');
 
-my $t0 = time;
+# Once the new spawner says it waits for the orphan, let the orphan's
+# request finish.
+my $helper = fork // die;
+if ($helper == 0) {
+    wait_for(sub { log_text({ log => "$dir/second.log" }) =~ /waiting up to/ }, 10);
+    write_file("$dir/flag/go", '');
+    POSIX::_exit(0);
+}
 my $s2 = start_spawner(conf => $conf, dir => $dir, log => "$dir/second.log");
+waitpid($helper, 0);
 ok($s2->{ready}, 'a new spawner started right away comes up');
-like(log_text($s2), qr/waiting up to \d+ ms for the workers of a previous spawner/,
-     '... after waiting for the orphan to finish');
+like(log_text($s2), qr/waiting up to \d+ ms for the workers of a previous spawner to let go/,
+     '... after waiting for the orphan to finish its request');
 waitpid($kid, 0);
 is(do { local (@ARGV, $/) = ($res); <> } // "none", "slow done",
    "the orphan's in-flight request completed");
