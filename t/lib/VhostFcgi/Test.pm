@@ -15,6 +15,17 @@ package VhostFcgi::Test;
 #   VF_DEAD_PORT     a 127.0.0.1 TCP port nothing listens on
 #   VF_NOSOCK        a unix socket path that does not exist
 #   VF_REPO          the checkout (may not be readable by other users)
+# and for the pool tests (t/pools, t/reuse; see VhostFcgi::Pools):
+#   VF_POOLS_FILE    the pools file VhostFcgiPoolsFile reads
+#   VF_SITES_DIR     the tenant sites (VhostFcgi::Sites lays them out)
+#   VF_SITE_A_DOC, VF_SITE_B_DOC, VF_SITE_A_EXTRA   their directories
+#   VF_SITE_A_SOCK, VF_SITE_B_SOCK   php-fpm pools site-a / site-b
+#   VF_SITE_[AB]_USER, VF_SITE_[AB]_GROUP   their PHP users and groups
+#   VF_SITES_ISOLATED  1 when the two sites run as different users
+#   VF_BUSY_SOCK, VF_SLOW_SOCK      php-fpm pools busy / slow
+#   VF_REUSE_SOCK    php-fpm pool reuse (own master, pm.max_requests 5)
+#   VF_FPM_REUSE_PIDFILE, VF_FPM_REUSE_LOG   that master's pid file and log
+#   VF_MB_REUSE_SOCK, VF_MB_CLOSE_SOCK   fcgi-misbehave, plain / -c 3
 use strict;
 use warnings;
 
@@ -80,6 +91,25 @@ sub conf_vars {
         vf_dead_port  => $ENV{VF_DEAD_PORT} || 1,
         vf_nosock     => $ENV{VF_NOSOCK}    || '/nonexistent/vhostfcgi-test.sock',
     );
+    # The pool tests' fixtures (none when t/TEST.PL runs without run-itest:
+    # paths that do not exist, so the config still parses and they skip).
+    my %pools = (
+        vf_pools_file    => '/nonexistent/pools.conf',
+        vf_sites_dir     => '/nonexistent/sites',
+        vf_site_a_doc    => '/nonexistent/sites/a/htdocs',
+        vf_site_a_extra  => '/nonexistent/sites/a/extra',
+        vf_site_b_doc    => '/nonexistent/sites/b/htdocs',
+        vf_site_a_sock   => '/nonexistent/site-a.sock',
+        vf_site_b_sock   => '/nonexistent/site-b.sock',
+        vf_busy_sock     => '/nonexistent/busy.sock',
+        vf_slow_sock     => '/nonexistent/slow.sock',
+        vf_reuse_sock    => '/nonexistent/reuse.sock',
+        vf_mb_reuse_sock => '/nonexistent/misbehave-reuse.sock',
+        vf_mb_close_sock => '/nonexistent/misbehave-close.sock',
+    );
+    for my $k (keys %pools) {
+        $v{$k} = $ENV{uc $k} || $pools{$k};
+    }
     return \%v;
 }
 
