@@ -15,6 +15,8 @@
 #   reload    SIGHUP with nothing changed, and with one pool changed, one
 #             added, one removed: the daemon's own "reloaded in N ms" and
 #             the wall time until that line is written
+#   cold      the first request to 20 idle pools: php-cgi started on
+#             demand (median and max; issue 6 asks < 50 ms)
 # Targets (issue 6): RSS < 5 MB, startup < 1 s, reload < 1 s.
 set -eu
 
@@ -111,6 +113,37 @@ reload "1 added/changed/removed"
 printf '%-28s %5s ms\n' "  its CPU:" "$(echo "$(cpu_ms "$PID") - $c0" | bc)"
 printf '%-28s %5s kB\n' "RSS after reloads:" "$(rss_kb "$PID")"
 printf '%-28s %5s\n' "workers:" "$(ps --ppid "$PID" --no-headers | wc -l)"
+
+# Cold starts: the first request to 20 idle ondemand pools, one each
+# (php-cgi started on demand, then the request), one at a time.
+mkdir -p "$DIR/www" && chmod 755 "$DIR" "$DIR/www"
+echo '<?php echo "hello";' > "$DIR/www/hello.php" && chmod 644 "$DIR/www/hello.php"
+perl -I"$ROOT/t/spawner/lib" -MVFSpawn -MTime::HiRes=time -e '
+    my ($dir) = @ARGV;
+    my (@ms, $fail);
+    for my $i (11 .. 30) {
+        my $t0 = time;
+        my $r = fcgi_request("$dir/run/s$i.sock", "$dir/www/hello.php");
+        $fail++ unless $r->{ok} && $r->{body} eq "hello";
+        push @ms, (time - $t0) * 1000;
+    }
+    @ms = sort { $a <=> $b } @ms;
+    printf "%-28s %5.1f ms median, %.1f ms max (20 pools, %d failed)\n",
+           "cold first request:", ($ms[9] + $ms[10]) / 2, $ms[-1], $fail // 0;
+' "$DIR"
+printf '%-28s %5s kB\n' "RSS with 20 workers:" "$(rss_kb "$PID")"
+# The floor under a cold start: php-cgi's own start-up, as configured.
+perl -MTime::HiRes=time -e '
+    my @ms;
+    for (1 .. 10) {
+        my $t0 = time;
+        system("/usr/bin/php-cgi8.2 -v >/dev/null 2>&1");
+        push @ms, (time - $t0) * 1000;
+    }
+    @ms = sort { $a <=> $b } @ms;
+    printf "%-28s %5.1f ms median (php-cgi8.2 -v, for comparison)\n",
+           "php-cgi start-up alone:", ($ms[4] + $ms[5]) / 2;
+'
 printf '%-28s %5s\n' "warnings logged at start:" "$(grep -c WARNING "$DIR/start.err" || true)"
 t0=$(now_ms)
 kill -TERM "$PID"
