@@ -10,7 +10,7 @@ use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use Time::HiRes qw(time sleep);
 use VhostFcgi::Test qw(:all);
-use VhostFcgi::Pools qw(pools_skip_reason);
+use VhostFcgi::Pools qw(pools_skip_reason pool_status);
 use VhostFcgi::Load ();
 
 if (my $why = pools_skip_reason()) { plan skip_all => $why }
@@ -29,6 +29,7 @@ like($res->{body}, qr/^hello from pid \d+/, 'hello.php ran');
 
 # --- 2,000 requests, workers recycled every 5 --------------------------------
 my $mark = log_size();
+my $st0 = pool_status('reuse');
 my $r = VhostFcgi::Load::run(vhost => 'vf_reuse_fpm', path => '/reuse/hello.php',
                              clients => 20, requests => 2000, deadline => 100);
 diag('pm.max_requests=5: ' . VhostFcgi::Load::summary($r));
@@ -37,6 +38,8 @@ is($r->{failed}, 0, '20 clients, 2,000 requests, workers recycled every 5: zero 
     or diag(join "\n", @{ $r->{errors} });
 my $started = () = log_from($mark) =~ /child \d+ started/g;
 diag("php-fpm started $started workers meanwhile");
+my $st1 = pool_status('reuse');
+diag('module counters (status page): ' . VhostFcgi::Pools::status_delta($st0, $st1));
 cmp_ok($started, '>=', 100, 'php-fpm really recycled its workers (pm.max_requests 5)');
 
 # --- the same with a reload in the middle -------------------------------------
@@ -47,6 +50,7 @@ $r = VhostFcgi::Load::run(vhost => 'vf_reuse_fpm', path => '/reuse/hello.php',
                           clients => 20, requests => 2000, deadline => 100,
                           at => [1000 => sub { $reloaded_at = time; kill 'USR2', $pid }]);
 diag('reload (SIGUSR2) after 1,000 answers: ' . VhostFcgi::Load::summary($r));
+diag('module counters (status page): ' . VhostFcgi::Pools::status_delta($st1, pool_status('reuse')));
 ok($reloaded_at, 'SIGUSR2 was sent to the php-fpm master half-way');
 is($r->{done}, 2000, 'with a reload: every request answered');
 is($r->{failed}, 0, 'with a reload half-way: zero non-200')

@@ -19,7 +19,7 @@ use VhostFcgi::Test qw(:all);
 our @EXPORT_OK = qw(
     pools_skip_reason isolation_skip_reason site_doc site_extra
     access_mark access_since access_settle access_lines_for
-    marker_ran evil_ran
+    marker_ran evil_ran pool_status
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
@@ -105,5 +105,36 @@ sub marker_ran {
 }
 
 sub evil_ran { marker_ran(shift, 'EVIL-EXECUTED') }
+
+# ---------------------------------------------------------------------------
+# The module's own counters of pool $name, from the status page
+# (SetHandler vhostfcgi-status at /vf-status of vhost vf_reuse_fpm), as a
+# hash (requests, opened, reused, retried, errors => {...}, ...), or undef.
+sub pool_status {
+    my $name = shift;
+    require JSON::PP;
+    my $res = raw_request('vf_reuse_fpm', 'GET', '/vf-status?json');
+    return undef unless $res->{status} == 200;
+    my $data = eval { JSON::PP::decode_json($res->{body}) } or return undef;
+    for my $list (values %$data) {
+        next unless ref $list eq 'ARRAY';
+        for my $p (@$list) {
+            return $p if ref $p eq 'HASH' && ($p->{name} // '') eq $name;
+        }
+    }
+    return undef;
+}
+
+# "requests=N opened=N reused=N retried=N errors: ..." of two snapshots.
+sub status_delta {
+    my ($a, $b) = @_;
+    return 'no status page' unless $a && $b;
+    my @k = qw(requests opened reused retried);
+    my $s = join ' ', map { "$_=" . (($b->{$_} // 0) - ($a->{$_} // 0)) } @k;
+    my $ea = $a->{errors} || {};
+    my $eb = $b->{errors} || {};
+    my @e = map { "$_=" . (($eb->{$_} // 0) - ($ea->{$_} // 0)) } sort keys %$eb;
+    return "$s; errors: @e";
+}
 
 1;
