@@ -67,6 +67,12 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
         sc->admit_queue = base->admit_queue;
         sc->admit_wait = base->admit_wait;
     }
+    /* Server-wide settings (GLOBAL_ONLY directives) reach every vhost. */
+    sc->pools_file = base->pools_file;
+    sc->pools_file_where = base->pools_file_where;
+    sc->spawner_argv = base->spawner_argv;
+    sc->spawner_where = base->spawner_where;
+    sc->health_checks = base->health_checks;
     return sc;
 }
 
@@ -362,15 +368,27 @@ static int refuse_proxy_fcgi(apr_pool_t *pconf, apr_pool_t *plog,
     return HTTP_INTERNAL_SERVER_ERROR;
 }
 
+/* Runs for httpd -t as well as for a start: every configuration error the
+ * module can find is found here. */
+static int check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                        apr_pool_t *ptemp, server_rec *s)
+{
+    int status;
+
+    (void)plog;
+    if ((status = vf_pools_resolve(pconf, ptemp, s)) != OK) {
+        return status;
+    }
+    return vf_health_check_config(ptemp, s);
+}
+
 static int post_config(apr_pool_t *pconf, apr_pool_t *plog,
                        apr_pool_t *ptemp, server_rec *s)
 {
     int status;
 
     (void)plog;
-    /* The first of the two startup passes only checks the configuration,
-     * which is all resolving is about: do it on both. */
-    if ((status = vf_pools_resolve(pconf, ptemp, s)) != OK
+    if ((status = vf_pools_share(pconf, ptemp)) != OK
         || (status = vf_health_post_config(pconf, ptemp, s)) != OK) {
         return status;
     }
@@ -385,6 +403,7 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
 static void register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(refuse_proxy_fcgi, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_check_config(check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     vf_check_register_hooks(p);

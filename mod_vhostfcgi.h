@@ -148,6 +148,7 @@ struct vf_pool {
                                      * 0: not capped */
     int max_idle;                   /* idle connections kept per process */
     apr_interval_time_t idle_ttl;   /* an idle connection expires after */
+    int warned;                     /* the no-max= notice was logged */
     vf_pool_shared *shared;         /* in shared memory */
     struct vf_conn_cache *cache;    /* this process's connections */
 };
@@ -162,8 +163,12 @@ const char *vf_pool_define(cmd_parms *cmd, const char *target, int nopts,
 /* Every pool of the running configuration, by key (for the status page). */
 apr_hash_t *vf_pools_all(server_rec *s);
 
-/* At startup: reads the pools file, resolves names and addresses. */
+/* At startup (check_config, so httpd -t sees it too): reads the pools
+ * file, resolves names and addresses. */
 int vf_pools_resolve(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+
+/* At startup (post_config): the pools' shared memory. */
+int vf_pools_share(apr_pool_t *pconf, apr_pool_t *ptemp);
 
 /* In each child: creates the connection caches. */
 void vf_pools_child_init(apr_pool_t *pchild, server_rec *s);
@@ -234,6 +239,8 @@ typedef struct {
 
 const char *vf_health_directive(cmd_parms *cmd, int argc,
                                 char *const argv[]);
+/* check_config: every checked balancer exists (httpd -t sees this). */
+int vf_health_check_config(apr_pool_t *ptemp, server_rec *s);
 int vf_health_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                           server_rec *s);
 const vf_health_shared *vf_health_find(server_rec *s, const char *member);

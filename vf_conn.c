@@ -122,10 +122,11 @@ static apr_status_t connect_unix(vf_pool *pool, apr_pool_t *p,
     if (ret < 0) {
         return errno;
     }
-    /* The exchange polls for itself; the send timeout served connect. */
+    /* The exchange polls for itself: non-blocking from now on, once
+     * (the send timeout only served connect). */
     tv.tv_sec = 0;
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    return APR_SUCCESS;
+    return apr_socket_timeout_set(*sock, 0);
 }
 
 static apr_status_t connect_tcp(vf_pool *pool, apr_pool_t *p,
@@ -291,11 +292,13 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
     c->requests++;
     c->idle_since = apr_time_now();
     apr_thread_mutex_lock(cache->mutex);
-    /* Kept only if a request of this process wants it or nobody else
-     * waits: a connection kept here is a worker no other process gets. */
+    /* Kept only while no other process has a request waiting: a
+     * connection kept here is a worker no other process can get, and
+     * handing it to this process's own waiters would starve theirs.
+     * Closed, its slot goes to whichever waiter takes it first. */
     if (reusable && cache->n_idle < pool->max_idle
-        && (cache->waiting > 0
-            || apr_atomic_read32(&pool->shared->waiting) == 0)) {
+        && apr_atomic_read32(&pool->shared->waiting)
+           <= (apr_uint32_t)cache->waiting) {
         cache->idle[cache->n_idle++] = c;
         apr_atomic_inc32(&pool->shared->idle);
         c = NULL;

@@ -566,18 +566,41 @@ static int send_body(vf_xstate *xs)
     return 0;
 }
 
-/* Step 1. */
+/* No body at all: nothing to read, nothing but the empty STDIN record. */
+static int body_is_empty(const vf_body *body)
+{
+    apr_off_t len = 0;
+
+    return body->complete
+           && apr_brigade_length(body->bb, 0, &len) == APR_SUCCESS
+           && len == 0;
+}
+
+/* Step 1, and all of step 2 when there is no body: one write for a GET. */
 static int send_head(vf_xstate *xs)
 {
-    uint8_t begin[FCGI_BEGIN_REQUEST_LEN];
-    struct iovec vec[2];
+    uint8_t begin[FCGI_BEGIN_REQUEST_LEN], end_stdin[FCGI_HEADER_LEN];
+    struct iovec vec[3];
+    int nvec = 2;
 
     fcgi_begin_request_encode(begin, 1, FCGI_RESPONDER,
                               xs->x->keep_conn ? FCGI_KEEP_CONN : 0);
     vec[0].iov_base = begin;
     vec[0].iov_len = sizeof(begin);
     vec[1] = xs->x->params;
-    return send_all(xs, vec, 2);
+    if (body_is_empty(xs->x->body)) {
+        fcgi_header_encode(end_stdin, FCGI_STDIN, 1, 0, 0);
+        vec[nvec].iov_base = end_stdin;
+        vec[nvec++].iov_len = sizeof(end_stdin);
+    }
+    if (send_all(xs, vec, nvec)) {
+        return 1;
+    }
+    if (nvec == 3) {
+        xs->stdin_done = 1;
+        xs->headers_due = apr_time_now() + xs->x->timeout;
+    }
+    return 0;
 }
 
 vf_outcome vf_exchange_run(vf_exchange *x)
@@ -606,7 +629,7 @@ vf_outcome vf_exchange_run(vf_exchange *x)
     apr_socket_timeout_get(x->sock, &saved_timeout);
     apr_socket_timeout_set(x->sock, 0);
 
-    if (!send_head(&xs)) {
+    if (!send_head(&xs) && !xs.stdin_done) {
         send_body(&xs);
     }
     while (!xs.finished) {

@@ -395,6 +395,30 @@ static apr_status_t watchdog_tick(int state, void *data, apr_pool_t *ptemp)
     return APR_SUCCESS;
 }
 
+int vf_health_check_config(apr_pool_t *ptemp, server_rec *s)
+{
+    vf_server_conf *sc = vf_server_conf_get(s);
+    proxy_server_conf *pc = ap_get_module_config(s->module_config,
+                                                 &proxy_module);
+    int i;
+
+    for (i = 0; sc->health_checks && i < sc->health_checks->nelts; i++) {
+        vf_health_conf *hc = APR_ARRAY_IDX(sc->health_checks, i,
+                                           vf_health_conf *);
+        proxy_balancer *b = ap_proxy_get_balancer(ptemp, pc, hc->balancer,
+                                                  0);
+
+        if (!b || !b->workers->nelts) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, NULL,
+                         APLOGNO(10712) "%s: VhostFcgiHealthCheck: no "
+                         "<Proxy %s> with BalancerMember lines is defined",
+                         hc->where, hc->balancer);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    return OK;
+}
+
 int vf_health_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                           server_rec *s)
 {
@@ -418,11 +442,7 @@ int vf_health_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
         proxy_worker **members;
 
         if (!b) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, NULL,
-                         APLOGNO(10712) "%s: VhostFcgiHealthCheck: no "
-                         "<Proxy %s> with BalancerMember lines is defined",
-                         hc->where, hc->balancer);
-            return HTTP_INTERNAL_SERVER_ERROR;
+            return HTTP_INTERNAL_SERVER_ERROR;  /* vf_health_check_config */
         }
         hc->n_members = b->workers->nelts;
         hc->shared = vf_shared_alloc(pconf, hc->n_members

@@ -18,6 +18,7 @@
 #include "pools_conf.h"
 
 #include "http_core.h"
+#include "ap_mpm.h"
 #include "apr_hash.h"
 #include "apr_shm.h"
 #include "apr_strings.h"
@@ -248,8 +249,24 @@ static const char *finish_pool(apr_pool_t *pconf, vf_pool *pool)
         pool->max_conns = pool->max_children > 0 ? pool->max_children : 0;
     }
     if (pool->max_idle == VF_UNSET) {
+        int threads = VF_DEFAULT_IDLE;
+
+        /* Uncapped: as many as this process's threads may return at once,
+         * so a busy pool does not open a connection per request. */
+        ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
         pool->max_idle = pool->max_conns > 0 ? pool->max_conns
-                                             : VF_DEFAULT_IDLE;
+                         : threads > 0 ? threads : VF_DEFAULT_IDLE;
+    }
+    if (pool->max_conns == 0 && pool->kind != VF_POOL_BALANCER
+        && !pool->warned) {
+        pool->warned = 1;
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_NOTICE, 0, NULL,
+                     APLOGNO(10672) "%s: VhostFcgiPool %s has no max=: its "
+                     "connections are not capped.  For php-fpm or php-cgi "
+                     "backends (one connection per worker) set max= to "
+                     "pm.max_children, or kept connections can hold every "
+                     "worker while new requests queue", pool->where,
+                     pool->name);
     }
     if (pool->kind == VF_POOL_TCP && !pool->addr
         && apr_sockaddr_info_get(&pool->addr, pool->host, APR_UNSPEC,
@@ -306,12 +323,21 @@ int vf_pools_resolve(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
          hi = apr_hash_next(hi)) {
         err = finish_pool(pconf, apr_hash_this_val(hi));
     }
-    if (!err) {
-        err = share_pools(pconf, ptemp, pools);
-    }
     if (err) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, NULL,
                      APLOGNO(10670) "%s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+int vf_pools_share(apr_pool_t *pconf, apr_pool_t *ptemp)
+{
+    const char *err = share_pools(pconf, ptemp, registry(pconf));
+
+    if (err) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, NULL,
+                     APLOGNO(10671) "%s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
