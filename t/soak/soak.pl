@@ -489,9 +489,8 @@ if (@fails) {
     my $shown = 0;
     for my $f (@fails) {
         last if ++$shown > 40;
-        printf "    %7.2fs %-5s %-12s %-3s %s%s | %s\n", $f->{t0} - $t_load,
-            $f->{pool}, $f->{type}, $f->{status}, $f->{why},
-            $f->{reused} ? ' (reused conn)' : '', $f->{cause};
+        printf "    %7.2fs %-5s %-12s %-3s %s | %s\n", $f->{t0} - $t_load,
+            $f->{pool}, $f->{type}, $f->{status}, $f->{why}, $f->{cause};
     }
 }
 
