@@ -40,6 +40,7 @@ APXS_WFLAGS := $(foreach f,$(WARN) $(XCFLAGS),-Wc,$(f)) \
                $(foreach f,$(XLDFLAGS),-Wl,$(f))
 
 .PHONY: all module tools spawner deps test unit-test spawner-test itest \
+        balance-test \
         fuzz test-asan soak demo bench install clean
 
 all: module tools $(if $(SPAWN_SRCS),spawner)
@@ -94,7 +95,12 @@ test: deps
 	$(MAKE) unit-test
 	$(if $(SPAWN_SRCS),$(MAKE) spawner-test)
 	$(MAKE) itest
+	$(MAKE) balance-test
 	$(MAKE) fuzz FUZZ_SECONDS=$(CI_FUZZ_SECONDS)
+
+# Balancing and failover: php-fpm "hosts" in network namespaces (root).
+balance-test: module
+	$(PROVE) t/balance
 
 # make test's short fuzzing pass per target; `make fuzz` runs longer.
 CI_FUZZ_SECONDS ?= 30
@@ -157,11 +163,14 @@ demo: deps
 LIBEXECDIR := $(shell $(APXS) -q LIBEXECDIR 2>/dev/null)
 SYSCONFDIR := $(shell $(APXS) -q SYSCONFDIR 2>/dev/null)
 
-install: $(MOD_SO)
-	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SYSCONFDIR)/mods-available
+install: $(MOD_SO) $(SPAWN_BIN)
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SYSCONFDIR)/mods-available \
+	        $(DESTDIR)/usr/sbin $(DESTDIR)/lib/systemd/system
 	install -m 644 $(MOD_SO) $(DESTDIR)$(LIBEXECDIR)/mod_vhostfcgi.so
 	install -m 644 conf/vhostfcgi.load conf/vhostfcgi.conf \
 	        $(DESTDIR)$(SYSCONFDIR)/mods-available/
+	install -m 755 $(SPAWN_BIN) $(DESTDIR)/usr/sbin/vhostfcgi-spawn
+	install -m 644 conf/vhostfcgi-spawn.service $(DESTDIR)/lib/systemd/system/
 
 clean:
 	rm -rf .libs build *.o *.lo *.slo *.la
