@@ -566,10 +566,10 @@ if (%elines) {
 httpd_stop($h);
 alarm 0;
 if ($failed) {
-    print "soak: FAILED ($failed check(s)); logs kept in $dir\n";
-    # Keep the logs for a look.
+    # Keep the logs for a look (the temp dir goes unless VF_KEEP=1).
     system('cp', '-r', "$dir/logs", "/tmp/vfsoak-failed-logs.$$");
-    print "soak: logs copied to /tmp/vfsoak-failed-logs.$$\n";
+    print "soak: FAILED ($failed check(s)); logs in "
+        . "/tmp/vfsoak-failed-logs.$$\n";
     exit 1;
 }
 print "soak: PASS\n";
