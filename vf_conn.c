@@ -236,6 +236,23 @@ static vf_conn *take_idle(vf_pool *pool)
     }
 }
 
+/* The oldest idle connection, to be closed. */
+static vf_conn *drop_idle(vf_pool *pool)
+{
+    struct vf_conn_cache *cache = pool->cache;
+    vf_conn *c = NULL;
+
+    apr_thread_mutex_lock(cache->mutex);
+    if (cache->n_idle > 0) {
+        c = cache->idle[0];
+        memmove(cache->idle, cache->idle + 1,
+                --cache->n_idle * sizeof(vf_conn *));
+        apr_atomic_dec32(&pool->shared->idle);
+    }
+    apr_thread_mutex_unlock(cache->mutex);
+    return c;
+}
+
 /* ------------------------------------------------------------------ */
 /* Acquire and release                                                 */
 /* ------------------------------------------------------------------ */
@@ -270,6 +287,11 @@ vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
         if (take_slot(pool)) {
             return connect_new(pool, r, status);
         }
+        if (fresh && (c = drop_idle(pool))) {
+            /* Our own idle connection held the slot a fresh one needs. */
+            conn_close(pool, c);
+            continue;
+        }
         if (apr_time_now() > deadline) {
             break;
         }
@@ -292,13 +314,16 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
     c->requests++;
     c->idle_since = apr_time_now();
     apr_thread_mutex_lock(cache->mutex);
-    /* Kept only while no other process has a request waiting: a
-     * connection kept here is a worker no other process can get, and
-     * handing it to this process's own waiters would starve theirs.
-     * Closed, its slot goes to whichever waiter takes it first. */
+    /* Kept for a request of this process that waits for one, or while no
+     * other process waits: a connection kept here is a worker no other
+     * process gets.  (Closing it whenever another process waits was
+     * measured: every request then reconnects, at twice the CPU.)
+     * XXX a cross-process FIFO hand-off would bound the wait of the
+     * other processes' requests; they now get connections only through
+     * the reaper and their own polling. */
     if (reusable && cache->n_idle < pool->max_idle
-        && apr_atomic_read32(&pool->shared->waiting)
-           <= (apr_uint32_t)cache->waiting) {
+        && (cache->waiting > 0
+            || apr_atomic_read32(&pool->shared->waiting) == 0)) {
         cache->idle[cache->n_idle++] = c;
         apr_atomic_inc32(&pool->shared->idle);
         c = NULL;

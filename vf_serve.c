@@ -60,7 +60,12 @@ static int serve(request_rec *r, vf_pool *pool, vf_outcome *outcomep)
      * consumed is retried once, on a connection opened for it. */
     apr_atomic_inc32(&pool->shared->busy);
     for (attempt = 0; attempt < 2; attempt++) {
-        vf_conn *c = vf_conn_acquire(pool, r, attempt > 0, &status);
+        /* A body still to be read from the client cannot be sent twice,
+         * so it never rides on a kept connection that might be closing
+         * (a worker recycled or retired just now): it gets a new one. */
+        vf_conn *c = vf_conn_acquire(pool, r,
+                                     attempt > 0 || !body->complete,
+                                     &status);
 
         if (!c) {
             break;
