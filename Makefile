@@ -96,6 +96,7 @@ test: deps
 	$(if $(SPAWN_SRCS),$(MAKE) spawner-test)
 	$(MAKE) itest
 	$(MAKE) balance-test
+	$(PROVE) t/clientfault
 	$(MAKE) fuzz FUZZ_SECONDS=$(CI_FUZZ_SECONDS)
 
 # Balancing and failover: php-fpm "hosts" in network namespaces (root).
