@@ -127,12 +127,12 @@ sub pool_status {
 
 # "requests=N opened=N reused=N retried=N errors: ..." of two snapshots.
 sub status_delta {
-    my ($a, $b) = @_;
-    return 'no status page' unless $a && $b;
+    my ($s0, $s1) = @_;
+    return 'no status page' unless $s0 && $s1;
     my @k = qw(requests opened reused retried);
-    my $s = join ' ', map { "$_=" . (($b->{$_} // 0) - ($a->{$_} // 0)) } @k;
-    my $ea = $a->{errors} || {};
-    my $eb = $b->{errors} || {};
+    my $s = join ' ', map { "$_=" . (($s1->{$_} // 0) - ($s0->{$_} // 0)) } @k;
+    my $ea = $s0->{errors} || {};
+    my $eb = $s1->{errors} || {};
     my @e = map { "$_=" . (($eb->{$_} // 0) - ($ea->{$_} // 0)) } sort keys %$eb;
     return "$s; errors: @e";
 }
