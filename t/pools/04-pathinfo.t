@@ -29,14 +29,15 @@ for my $site (['vf_site_a', 'a', 1], ['vf_site_b', 'b', 0]) {
     is($env->{SCRIPT_NAME}, '/s.php', "$what: SCRIPT_NAME");
     is($env->{PATH_INFO}, '/a/b', "$what: PATH_INFO");
     my $pt = $env->{PATH_TRANSLATED};
-    ok(!defined $pt || $pt eq "$doc/a/b",
+    my $ran = ($env->{X_RAN} // '') eq 'SCRIPT-RAN';
+    ok($ran && (!defined $pt || $pt eq "$doc/a/b"),
        "$what: PATH_TRANSLATED is absent or PATH_INFO under DOCUMENT_ROOT")
-        or diag("PATH_TRANSLATED=$pt");
-    note("$what: PATH_TRANSLATED " . (defined $pt ? "= $pt" : 'absent'));
+        or diag($ran ? "PATH_TRANSLATED=$pt" : 's.php did not run');
+    note("$what: PATH_TRANSLATED " . (!$ran ? '(s.php did not run)' : defined $pt ? "= $pt" : 'absent'));
     is($env->{DOCUMENT_ROOT}, $doc, "$what: DOCUMENT_ROOT");
     is($env->{REQUEST_URI}, '/s.php/a/b?q=1', "$what: REQUEST_URI");
     is($env->{QUERY_STRING}, 'q=1', "$what: QUERY_STRING");
-    ok(!defined $env->{ORIG_SCRIPT_FILENAME} && !defined $env->{ORIG_PATH_INFO},
+    ok($ran && !defined $env->{ORIG_SCRIPT_FILENAME} && !defined $env->{ORIG_PATH_INFO},
        "$what: php-fpm did not have to fix anything up (no ORIG_*)")
         or diag("ORIG_SCRIPT_FILENAME=" . ($env->{ORIG_SCRIPT_FILENAME} // '') .
                 " ORIG_PATH_INFO=" . ($env->{ORIG_PATH_INFO} // ''));
