@@ -146,17 +146,54 @@ static const char *add_env_fixup(cmd_parms *cmd, void *dcv, const char *cond,
     return NULL;
 }
 
+#define VF_ERRORS_KEY "vhostfcgi-config-errors"
+
+/* A configuration error to report once parsing is over. */
+static void defer_error(cmd_parms *cmd, const char *err)
+{
+    apr_array_header_t *errs = NULL;
+
+    apr_pool_userdata_get((void **)&errs, VF_ERRORS_KEY, cmd->pool);
+    if (!errs) {
+        errs = apr_array_make(cmd->pool, 2, sizeof(const char *));
+        apr_pool_userdata_setn(errs, VF_ERRORS_KEY, NULL, cmd->pool);
+    }
+    APR_ARRAY_PUSH(errs, const char *) = apr_psprintf(cmd->pool, "%s:%d: %s",
+        cmd->directive->filename, cmd->directive->line_num, err);
+}
+
+static int report_deferred_errors(apr_pool_t *pconf)
+{
+    apr_array_header_t *errs = NULL;
+    int i;
+
+    apr_pool_userdata_get((void **)&errs, VF_ERRORS_KEY, pconf);
+    for (i = 0; errs && i < errs->nelts; i++) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, NULL,
+                     APLOGNO(10602) "%s", APR_ARRAY_IDX(errs, i,
+                                                        const char *));
+    }
+    return errs && errs->nelts ? HTTP_INTERNAL_SERVER_ERROR : OK;
+}
+
 static const char *set_pool(cmd_parms *cmd, void *dcv, int argc,
                             char *const argv[])
 {
     vf_dir_conf *dc = dcv;
+    const char *err;
 
     if (argc < 1) {
         return "VhostFcgiPool needs a pool name, a URL or none";
     }
     dc->pool_set = 1;
-    return vf_pool_define(cmd, argv[0], argc - 1,
-                          (const char *const *)argv + 1, &dc->pool);
+    err = vf_pool_define(cmd, argv[0], argc - 1,
+                         (const char *const *)argv + 1, &dc->pool);
+    if (err) {
+        /* Reported by check_config as one line, "FILE:LINE: message"
+         * (httpd's own syntax-error report takes two). */
+        defer_error(cmd, err);
+    }
+    return NULL;
 }
 
 static const char *add_extension(cmd_parms *cmd, void *dcv, const char *arg)
@@ -376,7 +413,8 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog,
     int status;
 
     (void)plog;
-    if ((status = vf_pools_resolve(pconf, ptemp, s)) != OK) {
+    if ((status = report_deferred_errors(pconf)) != OK
+        || (status = vf_pools_resolve(pconf, ptemp, s)) != OK) {
         return status;
     }
     return vf_health_check_config(ptemp, s);

@@ -109,7 +109,6 @@ struct vf_conn_cache;
 /* A pool's figures shared by all httpd processes (shared memory). */
 typedef struct {
     volatile apr_uint32_t open;     /* connections open, all processes */
-    volatile apr_uint32_t waiting;  /* requests waiting for a connection */
     volatile apr_uint32_t inflight; /* VhostFcgiMaxInFlight: admitted */
     volatile apr_uint32_t queued;   /* VhostFcgiMaxInFlight: waiting */
     volatile apr_uint32_t idle;     /* idle connections, all processes */
@@ -144,8 +143,8 @@ struct vf_pool {
     uid_t uid;
     gid_t gid;
     int max_children;               /* from the pools file; 0: unknown */
-    int max_conns;                  /* open connections, all processes;
-                                     * 0: not capped */
+    int max_conns;                  /* the backend's workers: connections
+                                     * beyond are not kept; 0: unknown */
     int max_idle;                   /* idle connections kept per process */
     apr_interval_time_t idle_ttl;   /* an idle connection expires after */
     int warned;                     /* the no-max= notice was logged */
@@ -190,9 +189,9 @@ struct vf_conn {
 void vf_conn_child_init(apr_pool_t *pchild, apr_array_header_t *pools);
 
 /* A connection for one request: an idle one still open, or a new one (only
- * a new one when fresh is set), waiting while the pool is at max_conns.
- * On failure returns NULL with *status 503 and the reason logged, and
- * Retry-After set where the backend is busy rather than down. */
+ * a new one when fresh is set).  On failure returns NULL with *status 503
+ * and the reason logged, and Retry-After set where the backend is busy
+ * rather than down. */
 vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
                          int *status);
 

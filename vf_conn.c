@@ -9,20 +9,22 @@
  * throughput collapses and requests time out (stock mod_proxy_fcgi with
  * enablereuse=on does exactly this).
  *
- * So, per pool:
- *  - the connections open across all httpd processes are capped (max_conns:
- *    the pool's pm.max_children from the pools file), counted in shared
- *    memory;
- *  - a request that finds the cap reached waits here, in httpd, for a
- *    connection to come back, never in the backend's queue;
- *  - a finished request's connection is kept (LIFO, bounded by max_idle)
- *    only while no request elsewhere is waiting; otherwise it is closed so
- *    the worker is free for that request;
+ * So, per pool, with max_conns the number of workers (the pools file's
+ * pm.max_children, or max=):
+ *  - the connections open across all httpd processes are counted in
+ *    shared memory;
+ *  - a request takes an idle connection of its process, or opens one; past
+ *    max_conns it waits in the backend's listen queue, which is first come,
+ *    first served across all httpd processes;
+ *  - a finished request's connection is kept (LIFO, bounded by max_idle);
  *  - a reaper thread in each process closes idle connections when they
- *    expire (idle_ttl), so idle sites give their workers back, and at once
- *    when another process has a request waiting.
- * Without a known worker count (URL pools without max=) connections are not
- * capped and only the idle set is bounded.
+ *    expire (idle_ttl), so idle sites give their workers back, and, while
+ *    more connections are open than max_conns (some wait in the backend's
+ *    queue), those left unused for VF_QUEUE_IDLE: their workers are needed
+ *    by the waiting connections.
+ * So reuse never holds a worker from a waiting request for longer than a
+ * reaper period.  Without a known worker count (URL pools without max=)
+ * only the idle set is bounded.
  *
  * Connects block with a timeout: on a Unix socket whose listen queue is
  * full the kernel queues the connect until the backend accepts, which tells
@@ -34,7 +36,6 @@
 #include "apr_atomic.h"
 #include "apr_strings.h"
 #include "apr_portable.h"
-#include "apr_thread_cond.h"
 #include "apr_thread_mutex.h"
 #include "apr_thread_proc.h"
 
@@ -45,52 +46,34 @@
 
 /* How long a connect may wait for a full listen queue to drain. */
 #define VF_CONNECT_TIMEOUT  apr_time_from_sec(5)
-/* How often a waiting request looks again across processes. */
-#define VF_WAIT_SLICE       apr_time_from_msec(10)
+/* While connections wait at the backend, an idle connection unused for
+ * this long is closed to free its worker (a busy pool's connections are
+ * taken again within microseconds, so they stay). */
+#define VF_QUEUE_IDLE       apr_time_from_msec(10)
+/* While connections wait at the backend, a kept connection closes after
+ * every this many requests, so waiting ones get a worker in turn. */
+#define VF_MAKE_WAY_EVERY   4
 /* How often the reaper runs. */
 #define VF_REAP_PERIOD      apr_time_from_msec(50)
 
 struct vf_conn_cache {
     vf_pool *pool;
     apr_thread_mutex_t *mutex;
-    apr_thread_cond_t *returned;    /* a connection or a slot came back */
     vf_conn **idle;                 /* stack, idle[n_idle - 1] on top */
     int n_idle;
-    int waiting;                    /* threads of this process waiting */
 };
 
 /* ------------------------------------------------------------------ */
-/* Slots: the cross-process connection count                          */
+/* The cross-process connection count                                  */
 /* ------------------------------------------------------------------ */
 
-static int take_slot(vf_pool *pool)
-{
-    apr_uint32_t n;
-
-    if (!pool->max_conns) {
-        return 1;
-    }
-    do {
-        n = apr_atomic_read32(&pool->shared->open);
-        if (n >= (apr_uint32_t)pool->max_conns) {
-            return 0;
-        }
-    } while (apr_atomic_cas32(&pool->shared->open, n + 1, n) != n);
-    return 1;
-}
-
-static void give_slot(vf_pool *pool)
-{
-    if (pool->max_conns) {
-        apr_atomic_dec32(&pool->shared->open);
-    }
-}
+static int backend_queue_len(const vf_pool *pool);
 
 /* Every connection ends here: the socket closes, the slot is freed. */
 static void conn_close(vf_pool *pool, vf_conn *c)
 {
     apr_pool_destroy(c->pool);
-    give_slot(pool);
+    apr_atomic_dec32(&pool->shared->open);
 }
 
 /* ------------------------------------------------------------------ */
@@ -150,7 +133,6 @@ static const char *target(const vf_pool *pool, apr_pool_t *p)
                                          (unsigned)pool->port);
 }
 
-/* Opens a connection in a slot already taken; frees the slot on failure. */
 static vf_conn *connect_new(vf_pool *pool, request_rec *r, int *status)
 {
     apr_pool_t *p;
@@ -160,10 +142,10 @@ static vf_conn *connect_new(vf_pool *pool, request_rec *r, int *status)
     /* Unmanaged: connections come and go from many threads, and their
      * pools must not contend on a shared parent. */
     if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
-        give_slot(pool);
         *status = HTTP_INTERNAL_SERVER_ERROR;
         return NULL;
     }
+    apr_atomic_inc32(&pool->shared->open);
     c = apr_pcalloc(p, sizeof(*c));
     c->pool = p;
     rv = pool->kind == VF_POOL_TCP ? connect_tcp(pool, p, &c->sock)
@@ -236,75 +218,16 @@ static vf_conn *take_idle(vf_pool *pool)
     }
 }
 
-/* The oldest idle connection, to be closed. */
-static vf_conn *drop_idle(vf_pool *pool)
-{
-    struct vf_conn_cache *cache = pool->cache;
-    vf_conn *c = NULL;
-
-    apr_thread_mutex_lock(cache->mutex);
-    if (cache->n_idle > 0) {
-        c = cache->idle[0];
-        memmove(cache->idle, cache->idle + 1,
-                --cache->n_idle * sizeof(vf_conn *));
-        apr_atomic_dec32(&pool->shared->idle);
-    }
-    apr_thread_mutex_unlock(cache->mutex);
-    return c;
-}
-
 /* ------------------------------------------------------------------ */
 /* Acquire and release                                                 */
 /* ------------------------------------------------------------------ */
 
-/* Waits one slice for a connection or a slot to come back. */
-static void wait_slice(vf_pool *pool)
-{
-    struct vf_conn_cache *cache = pool->cache;
-
-    apr_thread_mutex_lock(cache->mutex);
-    if (cache->n_idle == 0) {
-        cache->waiting++;
-        apr_atomic_inc32(&pool->shared->waiting);
-        apr_thread_cond_timedwait(cache->returned, cache->mutex,
-                                  VF_WAIT_SLICE);
-        apr_atomic_dec32(&pool->shared->waiting);
-        cache->waiting--;
-    }
-    apr_thread_mutex_unlock(cache->mutex);
-}
-
 vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
                          int *status)
 {
-    apr_time_t deadline = apr_time_now() + r->server->timeout;
-    vf_conn *c;
+    vf_conn *c = fresh ? NULL : take_idle(pool);
 
-    for (;;) {
-        if (!fresh && (c = take_idle(pool))) {
-            return c;
-        }
-        if (take_slot(pool)) {
-            return connect_new(pool, r, status);
-        }
-        if (fresh && (c = drop_idle(pool))) {
-            /* Our own idle connection held the slot a fresh one needs. */
-            conn_close(pool, c);
-            continue;
-        }
-        if (apr_time_now() > deadline) {
-            break;
-        }
-        wait_slice(pool);
-    }
-    apr_table_setn(r->err_headers_out, "Retry-After", "1");
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10662)
-                  "FastCGI pool %s (vhost %s): all %d connections stayed "
-                  "busy for %" APR_TIME_T_FMT " s", pool->name,
-                  r->server->server_hostname, pool->max_conns,
-                  apr_time_sec(r->server->timeout));
-    *status = HTTP_SERVICE_UNAVAILABLE;
-    return NULL;
+    return c ? c : connect_new(pool, r, status);
 }
 
 void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
@@ -313,23 +236,19 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
 
     c->requests++;
     c->idle_since = apr_time_now();
-    apr_thread_mutex_lock(cache->mutex);
-    /* Kept for a request of this process that waits for one, or while no
-     * other process waits: a connection kept here is a worker no other
-     * process gets.  (Closing it whenever another process waits was
-     * measured: every request then reconnects, at twice the CPU.)
-     * XXX a cross-process FIFO hand-off would bound the wait of the
-     * other processes' requests; they now get connections only through
-     * the reaper and their own polling. */
-    if (reusable && cache->n_idle < pool->max_idle
-        && (cache->waiting > 0
-            || apr_atomic_read32(&pool->shared->waiting) == 0)) {
-        cache->idle[cache->n_idle++] = c;
-        apr_atomic_inc32(&pool->shared->idle);
-        c = NULL;
+    /* While connections wait at the backend, a connection this process
+     * keeps busy would hold its worker from them forever: every few
+     * requests it makes way, and the backend's first-come queue moves. */
+    if (reusable && !(c->requests % VF_MAKE_WAY_EVERY == 0
+                      && backend_queue_len(pool) > 0)) {
+        apr_thread_mutex_lock(cache->mutex);
+        if (cache->n_idle < pool->max_idle) {
+            cache->idle[cache->n_idle++] = c;
+            apr_atomic_inc32(&pool->shared->idle);
+            c = NULL;
+        }
+        apr_thread_mutex_unlock(cache->mutex);
     }
-    apr_thread_cond_signal(cache->returned);
-    apr_thread_mutex_unlock(cache->mutex);
     if (c) {
         conn_close(pool, c);
     }
@@ -339,21 +258,30 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
 /* The reaper                                                          */
 /* ------------------------------------------------------------------ */
 
-/* Closes what should not stay idle: expired connections, and all of them
- * while a request in another process waits for this pool. */
+/* How many connections wait in the backend's queue for a worker. */
+static int backend_queue_len(const vf_pool *pool)
+{
+    apr_uint32_t open = apr_atomic_read32(&pool->shared->open);
+
+    return pool->max_conns && open > (apr_uint32_t)pool->max_conns
+           ? (int)(open - (apr_uint32_t)pool->max_conns) : 0;
+}
+
+/* Closes what should not stay idle: expired connections, and as many idle
+ * ones as connections wait in the backend's queue (their workers are
+ * needed there). */
 static void reap_pool(vf_pool *pool, apr_time_t now)
 {
     struct vf_conn_cache *cache = pool->cache;
     vf_conn *doomed[16];
-    int n = 0, i, others_wait;
+    int n = 0, i, queued = backend_queue_len(pool);
 
     apr_thread_mutex_lock(cache->mutex);
-    others_wait = apr_atomic_read32(&pool->shared->waiting)
-                  > (apr_uint32_t)cache->waiting;
     /* The bottom of the stack is the oldest. */
     while (cache->n_idle > 0 && n < 16
-           && (others_wait || now - cache->idle[0]->idle_since
-                              > pool->idle_ttl)) {
+           && ((n < queued
+                && now - cache->idle[0]->idle_since > VF_QUEUE_IDLE)
+               || now - cache->idle[0]->idle_since > pool->idle_ttl)) {
         doomed[n++] = cache->idle[0];
         memmove(cache->idle, cache->idle + 1,
                 --cache->n_idle * sizeof(vf_conn *));
@@ -420,7 +348,6 @@ void vf_conn_child_init(apr_pool_t *pchild, apr_array_header_t *pools)
         cache->pool = pool;
         apr_thread_mutex_create(&cache->mutex, APR_THREAD_MUTEX_DEFAULT,
                                 pchild);
-        apr_thread_cond_create(&cache->returned, pchild);
         cache->idle = apr_pcalloc(pchild, sizeof(vf_conn *)
                                           * (pool->max_idle + 1));
         pool->cache = cache;
