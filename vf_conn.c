@@ -358,7 +358,9 @@ void vf_conn_child_init(apr_pool_t *pchild, apr_array_header_t *pools)
     rp->pools = pools;
     if (apr_thread_create(&rp->thread, NULL, reaper_main, rp, pchild)
         == APR_SUCCESS) {
-        apr_pool_cleanup_register(pchild, rp, reaper_stop,
-                                  apr_pool_cleanup_null);
+        /* A pre-cleanup: pchild's subpools, the thread's own among them,
+         * are destroyed before its ordinary cleanups run, and the reaper
+         * must be stopped before that. */
+        apr_pool_pre_cleanup_register(pchild, rp, reaper_stop);
     }
 }
