@@ -195,6 +195,10 @@ void vf_conn_child_init(apr_pool_t *pchild, apr_array_header_t *pools);
 vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
                          int *status);
 
+/* How many connections wait in the backend's listen queue for a worker
+ * (more open across processes than max_conns); 0 when uncapped. */
+int vf_conn_backend_queue(const vf_pool *pool);
+
 /* Back to the idle set when reusable and there is room; closed otherwise. */
 void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable);
 

@@ -67,7 +67,14 @@ struct vf_conn_cache {
 /* The cross-process connection count                                  */
 /* ------------------------------------------------------------------ */
 
-static int backend_queue_len(const vf_pool *pool);
+
+int vf_conn_backend_queue(const vf_pool *pool)
+{
+    apr_uint32_t open = apr_atomic_read32(&pool->shared->open);
+
+    return pool->max_conns && open > (apr_uint32_t)pool->max_conns
+           ? (int)(open - (apr_uint32_t)pool->max_conns) : 0;
+}
 
 /* Every connection ends here: the socket closes, the slot is freed. */
 static void conn_close(vf_pool *pool, vf_conn *c)
@@ -240,7 +247,7 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
      * keeps busy would hold its worker from them forever: every few
      * requests it makes way, and the backend's first-come queue moves. */
     if (reusable && !(c->requests % VF_MAKE_WAY_EVERY == 0
-                      && backend_queue_len(pool) > 0)) {
+                      && vf_conn_backend_queue(pool) > 0)) {
         apr_thread_mutex_lock(cache->mutex);
         if (cache->n_idle < pool->max_idle) {
             cache->idle[cache->n_idle++] = c;
@@ -258,14 +265,6 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
 /* The reaper                                                          */
 /* ------------------------------------------------------------------ */
 
-/* How many connections wait in the backend's queue for a worker. */
-static int backend_queue_len(const vf_pool *pool)
-{
-    apr_uint32_t open = apr_atomic_read32(&pool->shared->open);
-
-    return pool->max_conns && open > (apr_uint32_t)pool->max_conns
-           ? (int)(open - (apr_uint32_t)pool->max_conns) : 0;
-}
 
 /* Closes what should not stay idle: expired connections, and as many idle
  * ones as connections wait in the backend's queue (their workers are
@@ -274,7 +273,7 @@ static void reap_pool(vf_pool *pool, apr_time_t now)
 {
     struct vf_conn_cache *cache = pool->cache;
     vf_conn *doomed[16];
-    int n = 0, i, queued = backend_queue_len(pool);
+    int n = 0, i, queued = vf_conn_backend_queue(pool);
 
     apr_thread_mutex_lock(cache->mutex);
     /* The bottom of the stack is the oldest. */

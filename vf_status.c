@@ -43,15 +43,6 @@ static apr_uint32_t percentile(const vf_pool_shared *sh, double q)
     return bounds[VF_LATENCY_BUCKETS - 2] + 1;
 }
 
-/* Connections beyond the backend's workers wait in its listen queue. */
-static unsigned queued_at_backend(const vf_pool *pool)
-{
-    unsigned open = pool->shared->open;
-
-    return pool->max_conns && open > (unsigned)pool->max_conns
-           ? open - (unsigned)pool->max_conns : 0;
-}
-
 static const char *pool_target(const vf_pool *pool, apr_pool_t *p)
 {
     switch (pool->kind) {
@@ -109,7 +100,8 @@ static void show_pool(vf_out *out, const vf_pool *pool)
                    "\"p50_ms\": %u, \"p99_ms\": %u}",
                    out->first ? "" : ",", json_str(r->pool, pool->name),
                    json_str(r->pool, target), pool->max_conns, sh->open,
-                   sh->idle, sh->busy, queued_at_backend(pool), sh->inflight,
+                   sh->idle, sh->busy, (unsigned)vf_conn_backend_queue(pool),
+                   sh->inflight,
                    sh->queued,
                    sh->requests, sh->opened, sh->reused, sh->retried,
                    sh->err_connect, sh->err_admit, sh->err_bad,
@@ -124,7 +116,8 @@ static void show_pool(vf_out *out, const vf_pool *pool)
                "<td>&le;%u</td><td>&le;%u</td></tr>\n",
                ap_escape_html(r->pool, pool->name),
                ap_escape_html(r->pool, target), pool->max_conns, sh->open,
-               sh->idle, sh->busy, queued_at_backend(pool), sh->inflight,
+               sh->idle, sh->busy, (unsigned)vf_conn_backend_queue(pool),
+                   sh->inflight,
                sh->requests,
                sh->opened, sh->reused, sh->err_connect, sh->err_admit,
                sh->err_bad, sh->err_timeout, sh->err_broken,
