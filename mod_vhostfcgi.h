@@ -8,7 +8,8 @@
  *   vf_check.c        the script check, and routing a request to its pool
  *   vf_serve.c        the handler serving a request from a pool
  *   vf_pool.c         pool definitions, resolved against the pools file
- *   vf_conn.c         each pool's connections in this process
+ *   vf_conn.c         each pool's connections: slots, idle set, waiters
+ *   vf_bell.c         the doorbell that wakes other processes' reapers
  *   vf_admit.c        VhostFcgiMaxInFlight: admission control per pool
  *   vf_spawner.c      VhostFcgiSpawner: httpd supervises the spawner
  *   vf_health.c       VhostFcgiHealthCheck: FastCGI checks of balancer members
@@ -108,7 +109,9 @@ struct vf_conn_cache;
 
 /* A pool's figures shared by all httpd processes (shared memory). */
 typedef struct {
-    volatile apr_uint32_t open;     /* connections open, all processes */
+    volatile apr_uint32_t open;     /* connection slots taken (open or
+                                     * opening), all processes */
+    volatile apr_uint32_t waiting;  /* requests waiting for a slot */
     volatile apr_uint32_t inflight; /* VhostFcgiMaxInFlight: admitted */
     volatile apr_uint32_t queued;   /* VhostFcgiMaxInFlight: waiting */
     volatile apr_uint32_t idle;     /* idle connections, all processes */
@@ -185,22 +188,43 @@ struct vf_conn {
     unsigned requests;              /* served on this connection */
 };
 
+/* At startup (post_config): what the processes share (the doorbell). */
+int vf_conn_share(apr_pool_t *pconf);
+
 /* In each child: the pools' connection caches and their reaper thread. */
 void vf_conn_child_init(apr_pool_t *pchild, apr_array_header_t *pools);
 
 /* A connection for one request: an idle one still open, or a new one (only
- * a new one when fresh is set).  On failure returns NULL with *status 503
- * and the reason logged, and Retry-After set where the backend is busy
- * rather than down. */
+ * a new one when fresh is set).  Where the pool's max_conns are all taken,
+ * waits its turn (first come, first served) up to the server's Timeout.
+ * On failure returns NULL with *status 503 and the reason logged, and
+ * Retry-After set where the backend is busy rather than down. */
 vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
                          int *status);
 
-/* How many connections wait in the backend's listen queue for a worker
- * (more open across processes than max_conns); 0 when uncapped. */
-int vf_conn_backend_queue(const vf_pool *pool);
+/* The same slot on a new connection, for a retry: c is closed.  NULL with
+ * *status as for vf_conn_acquire (the slot is then given back). */
+vf_conn *vf_conn_renew(vf_pool *pool, vf_conn *c, request_rec *r,
+                       int *status);
 
-/* Back to the idle set when reusable and there is room; closed otherwise. */
+/* Requests of all processes waiting for one of the pool's slots. */
+int vf_conn_waiting(const vf_pool *pool);
+
+/* Done with c: handed to the next waiting request, kept idle, or closed
+ * (when not reusable, or nobody here needs it). */
 void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable);
+
+/* vf_bell.c - wakes the reapers of all processes (shared memory) */
+typedef struct vf_bell vf_bell;
+vf_bell *vf_bell_create(apr_pool_t *pconf);
+apr_uint32_t vf_bell_seen(const vf_bell *bell);
+void vf_bell_ring(vf_bell *bell);
+/* Sleeps up to max unless it rang since seen was read. */
+void vf_bell_wait(vf_bell *bell, apr_uint32_t seen, apr_interval_time_t max);
+/* A one-shot flag between threads of one process: wait returns 1 once it
+ * is raised, 0 at the deadline. */
+void vf_flag_raise(volatile apr_uint32_t *flag);
+int vf_flag_wait(volatile apr_uint32_t *flag, apr_time_t deadline);
 
 /* ------------------------------------------------------------------ */
 /* vf_admit.c - VhostFcgiMaxInFlight                                   */

@@ -9,21 +9,21 @@
  * throughput collapses and requests time out (stock mod_proxy_fcgi with
  * enablereuse=on does exactly this).
  *
- * So, per pool, with max_conns the number of workers (the pools file's
- * pm.max_children, or max=):
- *  - the connections open across all httpd processes are counted in
- *    shared memory;
- *  - a request takes an idle connection of its process, or opens one; past
- *    max_conns it waits in the backend's listen queue, which is first come,
- *    first served across all httpd processes;
- *  - a finished request's connection is kept (LIFO, bounded by max_idle);
- *  - a reaper thread in each process closes idle connections when they
- *    expire (idle_ttl), so idle sites give their workers back, and, while
- *    more connections are open than max_conns (some wait in the backend's
- *    queue), those left unused for VF_QUEUE_IDLE: their workers are needed
- *    by the waiting connections.
- * So reuse never holds a worker from a waiting request for longer than a
- * reaper period.  Without a known worker count (URL pools without max=)
+ * So a pool has max_conns slots (its workers: the pools file's
+ * pm.max_children, or max=), counted across all httpd processes in shared
+ * memory, and a connection open or being opened holds one.  A request
+ *  - takes an idle connection of its process, or a free slot and connects;
+ *  - or else waits in its process's first-come queue (never in the
+ *    backend's listen queue, where kept connections would jump it);
+ * and when it is done its connection
+ *  - goes straight to the process's oldest waiting request (reuse with no
+ *    idle time at all), unless requests wait in other processes and this
+ *    one holds more than its share of slots: then it closes, and the freed
+ *    slot goes to them;
+ *  - or, when nobody waits anywhere, stays idle (LIFO) until idle_ttl.
+ * A waiting request that finds idle connections in other processes rings
+ * the doorbell (vf_bell.c): their reapers close them, freeing the slots.
+ * Without a known worker count (URL pools without max=) nothing waits and
  * only the idle set is bounded.
  *
  * Connects block with a timeout: on a Unix socket whose listen queue is
@@ -46,41 +46,223 @@
 
 /* How long a connect may wait for a full listen queue to drain. */
 #define VF_CONNECT_TIMEOUT  apr_time_from_sec(5)
-/* While connections wait at the backend, an idle connection unused for
- * this long is closed to free its worker (a busy pool's connections are
- * taken again within microseconds, so they stay). */
-#define VF_QUEUE_IDLE       apr_time_from_msec(10)
-/* While connections wait at the backend, a kept connection closes after
- * every this many requests, so waiting ones get a worker in turn. */
-#define VF_MAKE_WAY_EVERY   4
-/* How often the reaper runs. */
+/* How often the reaper runs when the doorbell stays quiet. */
 #define VF_REAP_PERIOD      apr_time_from_msec(50)
+
+/* A request waiting for a slot; lives on its thread's stack. */
+typedef struct vf_waiter vf_waiter;
+struct vf_waiter {
+    vf_waiter *next;
+    vf_conn *conn;                  /* handed over, or NULL: a bare slot */
+    volatile apr_uint32_t granted;  /* raised once conn is set */
+};
 
 struct vf_conn_cache {
     vf_pool *pool;
-    apr_thread_mutex_t *mutex;
+    apr_thread_mutex_t *mutex;      /* guards everything below */
     vf_conn **idle;                 /* stack, idle[n_idle - 1] on top */
     int n_idle;
+    vf_waiter *head, *tail;         /* first come, first served */
+    int n_waiting;
+    int n_slots;                    /* of pool->shared->open, held here */
 };
 
-/* ------------------------------------------------------------------ */
-/* The cross-process connection count                                  */
-/* ------------------------------------------------------------------ */
+static vf_bell *bell;
 
-
-int vf_conn_backend_queue(const vf_pool *pool)
+int vf_conn_share(apr_pool_t *pconf)
 {
-    apr_uint32_t open = apr_atomic_read32(&pool->shared->open);
-
-    return pool->max_conns && open > (apr_uint32_t)pool->max_conns
-           ? (int)(open - (apr_uint32_t)pool->max_conns) : 0;
+    bell = vf_bell_create(pconf);
+    return bell ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
-/* Every connection ends here: the socket closes, the slot is freed. */
-static void conn_close(vf_pool *pool, vf_conn *c)
+/* ------------------------------------------------------------------ */
+/* Slots: the cross-process count                                      */
+/* ------------------------------------------------------------------ */
+
+int vf_conn_waiting(const vf_pool *pool)
 {
-    apr_pool_destroy(c->pool);
+    return (int)apr_atomic_read32(&pool->shared->waiting);
+}
+
+/* One more slot, unless all max_conns are taken. */
+static int claim_slot(vf_pool *pool)
+{
+    volatile apr_uint32_t *open = &pool->shared->open;
+    apr_uint32_t n;
+
+    if (!pool->max_conns) {
+        apr_atomic_inc32(open);
+        return 1;
+    }
+    do {
+        n = apr_atomic_read32(open);
+        if (n >= (apr_uint32_t)pool->max_conns) {
+            return 0;
+        }
+    } while (apr_atomic_cas32(open, n + 1, n) != n);
+    return 1;
+}
+
+/* A slot nobody in this process wants: others may be waiting for it.
+ * (The decrement comes first, a waiter counts itself before it looks at
+ * the slots: one of the two always sees the other.) */
+static void free_slot(vf_pool *pool)
+{
     apr_atomic_dec32(&pool->shared->open);
+    if (apr_atomic_read32(&pool->shared->waiting)) {
+        vf_bell_ring(bell);
+    }
+}
+
+/* Requests waiting in other processes. */
+static int remote_waiting(const struct vf_conn_cache *cache)
+{
+    int all = vf_conn_waiting(cache->pool);
+
+    return all > cache->n_waiting ? all - cache->n_waiting : 0;
+}
+
+/* While others wait, does this process hold more slots than its share?
+ * Shares are in proportion to demand (slots in use plus waiting), so every
+ * process's queue moves at about the same pace. */
+static int over_share(const struct vf_conn_cache *cache)
+{
+    const vf_pool *pool = cache->pool;
+    const vf_pool_shared *sh = pool->shared;
+    long mine, all;
+
+    if (!pool->max_conns || !remote_waiting(cache)) {
+        return 0;
+    }
+    mine = cache->n_slots - cache->n_idle + cache->n_waiting;
+    all = (long)sh->open - (long)sh->idle + (long)sh->waiting;
+    if (all <= 0) {
+        return 0;
+    }
+    /* n_slots > ceil(max * mine / all) */
+    return (long)cache->n_slots * all > pool->max_conns * mine + all - 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Waiting                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Gives the oldest waiter c, or a bare slot; caller holds the mutex.
+ * Once unlinked the waiter is ours alone until its flag goes up (it only
+ * looks at the queue again, under the mutex, if its wait timed out). */
+static void grant(struct vf_conn_cache *cache, vf_conn *c)
+{
+    vf_waiter *w = cache->head;
+
+    cache->head = w->next;
+    if (!cache->head) {
+        cache->tail = NULL;
+    }
+    cache->n_waiting--;
+    apr_atomic_dec32(&cache->pool->shared->waiting);
+    w->conn = c;
+    vf_flag_raise(&w->granted);
+}
+
+/* Local waiters take what slots are free; caller holds the mutex. */
+static void grant_free_slots(struct vf_conn_cache *cache)
+{
+    while (cache->head && claim_slot(cache->pool)) {
+        cache->n_slots++;
+        grant(cache, NULL);
+    }
+}
+
+/* A slot of this process whose connection is gone: the next waiter here
+ * gets it, unless others wait and this process is over its share.
+ * Returns 1 when the caller must free_slot() (after unlocking). */
+static int drop_slot(struct vf_conn_cache *cache)
+{
+    if (cache->head && !over_share(cache)) {
+        grant(cache, NULL);
+        return 0;
+    }
+    cache->n_slots--;
+    return 1;
+}
+
+static void give_back_slot(vf_pool *pool)
+{
+    struct vf_conn_cache *cache = pool->cache;
+    int freed;
+
+    apr_thread_mutex_lock(cache->mutex);
+    freed = drop_slot(cache);
+    apr_thread_mutex_unlock(cache->mutex);
+    if (freed) {
+        free_slot(pool);
+    }
+}
+
+static void unlink_waiter(struct vf_conn_cache *cache, vf_waiter *w)
+{
+    vf_waiter **pp = &cache->head, *prev = NULL;
+
+    while (*pp && *pp != w) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (!*pp) {
+        return;
+    }
+    *pp = w->next;
+    if (cache->tail == w) {
+        cache->tail = prev;
+    }
+    cache->n_waiting--;
+    apr_atomic_dec32(&cache->pool->shared->waiting);
+}
+
+/* Queues w; caller holds the mutex.  Returns 1 when it was served at once
+ * (a slot freed just before it counted itself, unannounced). */
+static int queue_waiter(struct vf_conn_cache *cache, vf_waiter *w)
+{
+    vf_pool *pool = cache->pool;
+
+    memset(w, 0, sizeof(*w));
+    if (cache->tail) {
+        cache->tail->next = w;
+    }
+    else {
+        cache->head = w;
+    }
+    cache->tail = w;
+    cache->n_waiting++;
+    apr_atomic_inc32(&pool->shared->waiting);
+    grant_free_slots(cache);
+    if (w->granted) {
+        return 1;
+    }
+    /* Idle connections elsewhere hold workers we need: ask for them. */
+    if (apr_atomic_read32(&pool->shared->idle)
+        > (apr_uint32_t)cache->n_idle) {
+        vf_bell_ring(bell);
+    }
+    return 0;
+}
+
+/* Waits, without the mutex, for w's turn, up to the server's Timeout.
+ * Returns 0 when it never came. */
+static int wait_turn(struct vf_conn_cache *cache, request_rec *r,
+                     vf_waiter *w)
+{
+    int granted;
+
+    if (vf_flag_wait(&w->granted, apr_time_now() + r->server->timeout)) {
+        return 1;
+    }
+    apr_thread_mutex_lock(cache->mutex);
+    /* Granted at the last moment, or still queued and out of time. */
+    if (!(granted = apr_atomic_read32(&w->granted))) {
+        unlink_waiter(cache, w);
+    }
+    apr_thread_mutex_unlock(cache->mutex);
+    return granted;
 }
 
 /* ------------------------------------------------------------------ */
@@ -140,6 +322,8 @@ static const char *target(const vf_pool *pool, apr_pool_t *p)
                                          (unsigned)pool->port);
 }
 
+/* A new connection in a slot the caller holds (which stays held, also
+ * when this fails). */
 static vf_conn *connect_new(vf_pool *pool, request_rec *r, int *status)
 {
     apr_pool_t *p;
@@ -152,7 +336,6 @@ static vf_conn *connect_new(vf_pool *pool, request_rec *r, int *status)
         *status = HTTP_INTERNAL_SERVER_ERROR;
         return NULL;
     }
-    apr_atomic_inc32(&pool->shared->open);
     c = apr_pcalloc(p, sizeof(*c));
     c->pool = p;
     rv = pool->kind == VF_POOL_TCP ? connect_tcp(pool, p, &c->sock)
@@ -161,7 +344,7 @@ static vf_conn *connect_new(vf_pool *pool, request_rec *r, int *status)
         apr_atomic_inc32(&pool->shared->opened);
         return c;
     }
-    conn_close(pool, c);
+    apr_pool_destroy(p);
     *status = HTTP_SERVICE_UNAVAILABLE;
     if (APR_STATUS_IS_EAGAIN(rv) || APR_STATUS_IS_TIMEUP(rv)) {
         /* Alive but saturated: tell the client when to come back. */
@@ -209,22 +392,6 @@ static vf_conn *pop_idle(struct vf_conn_cache *cache)
     return cache->idle[--cache->n_idle];
 }
 
-static vf_conn *take_idle(vf_pool *pool)
-{
-    struct vf_conn_cache *cache = pool->cache;
-    vf_conn *c;
-
-    for (;;) {
-        apr_thread_mutex_lock(cache->mutex);
-        c = pop_idle(cache);
-        apr_thread_mutex_unlock(cache->mutex);
-        if (!c || still_open(c)) {
-            return c;
-        }
-        conn_close(pool, c);
-    }
-}
-
 /* ------------------------------------------------------------------ */
 /* Acquire and release                                                 */
 /* ------------------------------------------------------------------ */
@@ -232,9 +399,57 @@ static vf_conn *take_idle(vf_pool *pool)
 vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
                          int *status)
 {
-    vf_conn *c = fresh ? NULL : take_idle(pool);
+    struct vf_conn_cache *cache = pool->cache;
+    vf_conn *c = NULL;
+    vf_waiter w;
 
-    return c ? c : connect_new(pool, r, status);
+    apr_thread_mutex_lock(cache->mutex);
+    /* Nobody here is waiting (or an idle connection would have gone to
+     * them), so taking one jumps no queue; it comes with its slot. */
+    if (!cache->head && (c = pop_idle(cache)) != NULL) {
+        apr_thread_mutex_unlock(cache->mutex);
+    }
+    else if (!cache->head && claim_slot(pool)) {
+        cache->n_slots++;
+        apr_thread_mutex_unlock(cache->mutex);
+    }
+    else {
+        int served = queue_waiter(cache, &w);
+
+        apr_thread_mutex_unlock(cache->mutex);
+        if (!served && !wait_turn(cache, r, &w)) {
+            *status = HTTP_SERVICE_UNAVAILABLE;
+            apr_table_setn(r->err_headers_out, "Retry-After", "1");
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10662)
+                          "FastCGI pool %s (vhost %s): all %d connections "
+                          "to %s stayed busy for %" APR_TIME_T_FMT " s "
+                          "(Timeout)", pool->name,
+                          r->server->server_hostname, pool->max_conns,
+                          target(pool, r->pool),
+                          apr_time_sec(r->server->timeout));
+            return NULL;
+        }
+        c = w.conn;
+    }
+
+    if (c && (fresh || !still_open(c))) {
+        apr_pool_destroy(c->pool);
+        c = NULL;
+    }
+    if (!c && !(c = connect_new(pool, r, status))) {
+        give_back_slot(pool);
+    }
+    return c;
+}
+
+vf_conn *vf_conn_renew(vf_pool *pool, vf_conn *c, request_rec *r,
+                       int *status)
+{
+    apr_pool_destroy(c->pool);
+    if (!(c = connect_new(pool, r, status))) {
+        give_back_slot(pool);
+    }
+    return c;
 }
 
 void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
@@ -243,21 +458,21 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
 
     c->requests++;
     c->idle_since = apr_time_now();
-    /* While connections wait at the backend, a connection this process
-     * keeps busy would hold its worker from them forever: every few
-     * requests it makes way, and the backend's first-come queue moves. */
-    if (reusable && !(c->requests % VF_MAKE_WAY_EVERY == 0
-                      && vf_conn_backend_queue(pool) > 0)) {
-        apr_thread_mutex_lock(cache->mutex);
-        if (cache->n_idle < pool->max_idle) {
-            cache->idle[cache->n_idle++] = c;
-            apr_atomic_inc32(&pool->shared->idle);
-            c = NULL;
-        }
-        apr_thread_mutex_unlock(cache->mutex);
+    apr_thread_mutex_lock(cache->mutex);
+    if (reusable && cache->head && !over_share(cache)) {
+        grant(cache, c);
+        c = NULL;
     }
+    else if (reusable && !cache->head && !remote_waiting(cache)
+             && cache->n_idle < pool->max_idle) {
+        cache->idle[cache->n_idle++] = c;
+        apr_atomic_inc32(&pool->shared->idle);
+        c = NULL;
+    }
+    apr_thread_mutex_unlock(cache->mutex);
     if (c) {
-        conn_close(pool, c);
+        apr_pool_destroy(c->pool);
+        give_back_slot(pool);
     }
 }
 
@@ -265,30 +480,32 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
 /* The reaper                                                          */
 /* ------------------------------------------------------------------ */
 
-
-/* Closes what should not stay idle: expired connections, and as many idle
- * ones as connections wait in the backend's queue (their workers are
- * needed there). */
+/* Closes idle connections that expired, and as many as requests wait for
+ * in other processes (their workers are needed there); hands slots freed
+ * elsewhere to this process's waiters. */
 static void reap_pool(vf_pool *pool, apr_time_t now)
 {
     struct vf_conn_cache *cache = pool->cache;
     vf_conn *doomed[16];
-    int n = 0, i, queued = vf_conn_backend_queue(pool);
+    int n = 0, i, wanted;
 
     apr_thread_mutex_lock(cache->mutex);
+    wanted = remote_waiting(cache);
     /* The bottom of the stack is the oldest. */
     while (cache->n_idle > 0 && n < 16
-           && ((n < queued
-                && now - cache->idle[0]->idle_since > VF_QUEUE_IDLE)
+           && (n < wanted
                || now - cache->idle[0]->idle_since > pool->idle_ttl)) {
         doomed[n++] = cache->idle[0];
         memmove(cache->idle, cache->idle + 1,
                 --cache->n_idle * sizeof(vf_conn *));
         apr_atomic_dec32(&pool->shared->idle);
     }
+    cache->n_slots -= n;
+    grant_free_slots(cache);
     apr_thread_mutex_unlock(cache->mutex);
     for (i = 0; i < n; i++) {
-        conn_close(pool, doomed[i]);
+        apr_pool_destroy(doomed[i]->pool);
+        free_slot(pool);
     }
 }
 
@@ -304,12 +521,13 @@ static void *APR_THREAD_FUNC reaper_main(apr_thread_t *t, void *data)
     int i;
 
     while (!apr_atomic_read32(&rp->stop)) {
+        apr_uint32_t seen = vf_bell_seen(bell);
         apr_time_t now = apr_time_now();
 
         for (i = 0; i < rp->pools->nelts; i++) {
             reap_pool(APR_ARRAY_IDX(rp->pools, i, vf_pool *), now);
         }
-        apr_sleep(VF_REAP_PERIOD);
+        vf_bell_wait(bell, seen, VF_REAP_PERIOD);
     }
     apr_thread_exit(t, APR_SUCCESS);
     return NULL;
@@ -323,13 +541,16 @@ static apr_status_t reaper_stop(void *data)
     int i;
 
     apr_atomic_set32(&rp->stop, 1);
+    vf_bell_ring(bell);
     apr_thread_join(&rv, rp->thread);
     for (i = 0; i < rp->pools->nelts; i++) {
         vf_pool *pool = APR_ARRAY_IDX(rp->pools, i, vf_pool *);
         vf_conn *c;
 
         while ((c = pop_idle(pool->cache))) {
-            conn_close(pool, c);
+            apr_pool_destroy(c->pool);
+            pool->cache->n_slots--;
+            free_slot(pool);
         }
     }
     return APR_SUCCESS;
