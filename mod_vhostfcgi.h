@@ -184,6 +184,8 @@ typedef struct vf_conn vf_conn;
 struct vf_conn {
     apr_pool_t *pool;               /* owns the socket */
     apr_socket_t *sock;
+    int head_sent;                  /* handed over with the new owner's
+                                     * request already written */
     apr_time_t idle_since;
     unsigned requests;              /* served on this connection */
 };
@@ -196,11 +198,13 @@ void vf_conn_child_init(apr_pool_t *pchild, apr_array_header_t *pools);
 
 /* A connection for one request: an idle one still open, or a new one (only
  * a new one when fresh is set).  Where the pool's max_conns are all taken,
- * waits its turn (first come, first served) up to the server's Timeout.
+ * waits its turn (first come, first served) up to the server's Timeout;
+ * with head (vf_exchange_head's nhead vectors) the request that hands it
+ * a connection may write the head on it first (then c->head_sent is set).
  * On failure returns NULL with *status 503 and the reason logged, and
  * Retry-After set where the backend is busy rather than down. */
 vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
-                         int *status);
+                         const struct iovec *head, int nhead, int *status);
 
 /* The same slot on a new connection, for a retry: c is closed.  NULL with
  * *status as for vf_conn_acquire (the slot is then given back). */
@@ -377,6 +381,8 @@ typedef struct {
     int reused;                 /* the connection served a request before */
     vf_body *body;
     struct iovec params;        /* from vf_env_encode */
+    int head_sent;              /* BEGIN_REQUEST, PARAMS and the empty
+                                 * STDIN were written on sock already */
     /* out */
     int status;                 /* HTTP status for VF_OUT_FAILED */
     int reusable;               /* the connection may serve another request */
@@ -386,6 +392,12 @@ typedef struct {
     const char *redirect;       /* VF_OUT_OK: a local Location to serve */
     int die_status;             /* VF_OUT_OK: ProxyErrorOverride's status */
 } vf_exchange;
+
+/* For a request with no body: the whole request as it goes on the wire
+ * (BEGIN_REQUEST, PARAMS, empty STDIN), in vec[0..2] from r->pool, so
+ * whoever hands it a connection may send it (vf_conn.c).  Returns the
+ * number of vectors, 0 when the request has a body. */
+int vf_exchange_head(vf_exchange *x, struct iovec *vec);
 
 vf_outcome vf_exchange_run(vf_exchange *x);
 

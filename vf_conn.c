@@ -53,6 +53,9 @@
 typedef struct vf_waiter vf_waiter;
 struct vf_waiter {
     vf_waiter *next;
+    const struct iovec *head;       /* its request, to send on hand-over */
+    int nhead;
+    int claimed;                    /* taken off the queue, being served */
     vf_conn *conn;                  /* handed over, or NULL: a bare slot */
     volatile apr_uint32_t granted;  /* raised once conn is set */
 };
@@ -147,10 +150,10 @@ static int over_share(const struct vf_conn_cache *cache)
 /* Waiting                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Gives the oldest waiter c, or a bare slot; caller holds the mutex.
- * Once unlinked the waiter is ours alone until its flag goes up (it only
- * looks at the queue again, under the mutex, if its wait timed out). */
-static void grant(struct vf_conn_cache *cache, vf_conn *c)
+/* Takes the oldest waiter off the queue; caller holds the mutex.  The
+ * waiter is then ours alone until its flag goes up: if its wait times out
+ * meanwhile it sees `claimed` and waits for the flag. */
+static vf_waiter *claim_waiter(struct vf_conn_cache *cache)
 {
     vf_waiter *w = cache->head;
 
@@ -160,8 +163,20 @@ static void grant(struct vf_conn_cache *cache, vf_conn *c)
     }
     cache->n_waiting--;
     apr_atomic_dec32(&cache->pool->shared->waiting);
+    w->claimed = 1;
+    return w;
+}
+
+static void serve_waiter(vf_waiter *w, vf_conn *c)
+{
     w->conn = c;
     vf_flag_raise(&w->granted);
+}
+
+/* Gives the oldest waiter a bare slot; caller holds the mutex. */
+static void grant(struct vf_conn_cache *cache, vf_conn *c)
+{
+    serve_waiter(claim_waiter(cache), c);
 }
 
 /* Local waiters take what slots are free; caller holds the mutex. */
@@ -220,11 +235,14 @@ static void unlink_waiter(struct vf_conn_cache *cache, vf_waiter *w)
 
 /* Queues w; caller holds the mutex.  Returns 1 when it was served at once
  * (a slot freed just before it counted itself, unannounced). */
-static int queue_waiter(struct vf_conn_cache *cache, vf_waiter *w)
+static int queue_waiter(struct vf_conn_cache *cache, vf_waiter *w,
+                        const struct iovec *head, int nhead)
 {
     vf_pool *pool = cache->pool;
 
     memset(w, 0, sizeof(*w));
+    w->head = head;
+    w->nhead = nhead;
     if (cache->tail) {
         cache->tail->next = w;
     }
@@ -257,12 +275,14 @@ static int wait_turn(struct vf_conn_cache *cache, request_rec *r,
         return 1;
     }
     apr_thread_mutex_lock(cache->mutex);
-    /* Granted at the last moment, or still queued and out of time. */
-    if (!(granted = apr_atomic_read32(&w->granted))) {
+    /* Being served at the last moment, or still queued and out of time. */
+    if (!(granted = w->claimed)) {
         unlink_waiter(cache, w);
     }
     apr_thread_mutex_unlock(cache->mutex);
-    return granted;
+    /* Whoever claimed it is writing its request (without blocking). */
+    return granted && vf_flag_wait(&w->granted, apr_time_now()
+                                                + VF_CONNECT_TIMEOUT);
 }
 
 /* ------------------------------------------------------------------ */
@@ -397,7 +417,7 @@ static vf_conn *pop_idle(struct vf_conn_cache *cache)
 /* ------------------------------------------------------------------ */
 
 vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
-                         int *status)
+                         const struct iovec *head, int nhead, int *status)
 {
     struct vf_conn_cache *cache = pool->cache;
     vf_conn *c = NULL;
@@ -414,7 +434,8 @@ vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
         apr_thread_mutex_unlock(cache->mutex);
     }
     else {
-        int served = queue_waiter(cache, &w);
+        int served = queue_waiter(cache, &w, fresh ? NULL : head,
+                                  fresh ? 0 : nhead);
 
         apr_thread_mutex_unlock(cache->mutex);
         if (!served && !wait_turn(cache, r, &w)) {
@@ -432,7 +453,7 @@ vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
         c = w.conn;
     }
 
-    if (c && (fresh || !still_open(c))) {
+    if (c && !c->head_sent && (fresh || !still_open(c))) {
         apr_pool_destroy(c->pool);
         c = NULL;
     }
@@ -452,16 +473,47 @@ vf_conn *vf_conn_renew(vf_pool *pool, vf_conn *c, request_rec *r,
     return c;
 }
 
+/* Writes the waiter's request on c before waking it, so the backend works
+ * on it while the waiter's thread is being scheduled (which spares that
+ * thread a sleep in poll()).  Returns 0 when c cannot carry it. */
+static int send_ahead(vf_conn *c, const vf_waiter *w)
+{
+    struct msghdr mh;
+    apr_os_sock_t fd;
+    size_t len = 0;
+    ssize_t n;
+    int i;
+
+    c->head_sent = 0;
+    if (!w->nhead) {
+        return 1;
+    }
+    for (i = 0; i < w->nhead; i++) {
+        len += w->head[i].iov_len;
+    }
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = (struct iovec *)w->head;
+    mh.msg_iovlen = w->nhead;
+    apr_os_sock_get(&fd, c->sock);
+    n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n == (ssize_t)len) {
+        c->head_sent = 1;
+    }
+    /* Nothing written (backend gone, or a full buffer): the waiter finds
+     * out for itself.  Part of it written: nobody can finish it cleanly. */
+    return n <= 0 || c->head_sent;
+}
+
 void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
 {
     struct vf_conn_cache *cache = pool->cache;
+    vf_waiter *w = NULL;
 
     c->requests++;
     c->idle_since = apr_time_now();
     apr_thread_mutex_lock(cache->mutex);
     if (reusable && cache->head && !over_share(cache)) {
-        grant(cache, c);
-        c = NULL;
+        w = claim_waiter(cache);
     }
     else if (reusable && !cache->head && !remote_waiting(cache)
              && cache->n_idle < pool->max_idle) {
@@ -470,7 +522,14 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
         c = NULL;
     }
     apr_thread_mutex_unlock(cache->mutex);
-    if (c) {
+    if (w) {
+        if (!send_ahead(c, w)) {
+            apr_pool_destroy(c->pool);
+            c = NULL;
+        }
+        serve_waiter(w, c);
+    }
+    else if (c) {
         apr_pool_destroy(c->pool);
         give_back_slot(pool);
     }

@@ -576,24 +576,49 @@ static int body_is_empty(const vf_body *body)
            && len == 0;
 }
 
-/* Step 1, and all of step 2 when there is no body: one write for a GET. */
+int vf_exchange_head(vf_exchange *x, struct iovec *vec)
+{
+    apr_pool_t *p = x->r->pool;
+    uint8_t *begin, *end_stdin;
+
+    if (!body_is_empty(x->body)) {
+        return 0;
+    }
+    begin = apr_palloc(p, FCGI_BEGIN_REQUEST_LEN);
+    end_stdin = apr_palloc(p, FCGI_HEADER_LEN);
+    fcgi_begin_request_encode(begin, 1, FCGI_RESPONDER,
+                              x->keep_conn ? FCGI_KEEP_CONN : 0);
+    fcgi_header_encode(end_stdin, FCGI_STDIN, 1, 0, 0);
+    vec[0].iov_base = begin;
+    vec[0].iov_len = FCGI_BEGIN_REQUEST_LEN;
+    vec[1] = x->params;
+    vec[2].iov_base = end_stdin;
+    vec[2].iov_len = FCGI_HEADER_LEN;
+    return 3;
+}
+
+/* Step 1, and all of step 2 when there is no body: one write for a GET
+ * (or none, when the head went out with the connection's hand-over). */
 static int send_head(vf_xstate *xs)
 {
-    uint8_t begin[FCGI_BEGIN_REQUEST_LEN], end_stdin[FCGI_HEADER_LEN];
+    uint8_t begin[FCGI_BEGIN_REQUEST_LEN];
     struct iovec vec[3];
-    int nvec = 2;
+    int nvec;
 
-    fcgi_begin_request_encode(begin, 1, FCGI_RESPONDER,
-                              xs->x->keep_conn ? FCGI_KEEP_CONN : 0);
-    vec[0].iov_base = begin;
-    vec[0].iov_len = sizeof(begin);
-    vec[1] = xs->x->params;
-    if (body_is_empty(xs->x->body)) {
-        fcgi_header_encode(end_stdin, FCGI_STDIN, 1, 0, 0);
-        vec[nvec].iov_base = end_stdin;
-        vec[nvec++].iov_len = sizeof(end_stdin);
+    if (xs->x->head_sent) {
+        nvec = 3;
     }
-    if (send_all(xs, vec, nvec)) {
+    else if ((nvec = vf_exchange_head(xs->x, vec)) == 0) {
+        fcgi_begin_request_encode(begin, 1, FCGI_RESPONDER,
+                                  xs->x->keep_conn ? FCGI_KEEP_CONN : 0);
+        vec[0].iov_base = begin;
+        vec[0].iov_len = sizeof(begin);
+        vec[1] = xs->x->params;
+        if (send_all(xs, vec, 2)) {
+            return 1;
+        }
+    }
+    else if (send_all(xs, vec, nvec)) {
         return 1;
     }
     if (nvec == 3) {

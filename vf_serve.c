@@ -41,8 +41,9 @@ static int serve(request_rec *r, vf_pool *pool, vf_outcome *outcomep)
     vf_body *body;
     vf_exchange x;
     vf_outcome outcome = VF_OUT_REFUSED;
+    struct iovec head[3];
     vf_conn *c;
-    int status, attempt;
+    int status, attempt, nhead;
 
     if ((status = vf_body_prepare(r, &body)) != OK) {
         return status;
@@ -61,12 +62,15 @@ static int serve(request_rec *r, vf_pool *pool, vf_outcome *outcomep)
      * never rides on a kept connection that might be closing (a worker
      * recycled or retired just now): it gets a new one. */
     apr_atomic_inc32(&pool->shared->busy);
-    c = vf_conn_acquire(pool, r, !body->complete, &status);
+    nhead = vf_exchange_head(&x, head);
+    c = vf_conn_acquire(pool, r, !body->complete, head, nhead, &status);
     /* A reused connection found closed before anything of the request was
      * consumed is retried once, on a connection opened for it. */
     for (attempt = 0; c && attempt < 2; attempt++) {
         x.sock = c->sock;
         x.reused = c->requests > 0;
+        x.head_sent = c->head_sent;
+        c->head_sent = 0;
         if (x.reused) {
             apr_atomic_inc32(&pool->shared->reused);
         }
