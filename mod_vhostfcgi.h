@@ -104,6 +104,7 @@ typedef enum {
 } vf_pool_kind;
 
 struct vf_conn_cache;
+struct vf_held;
 
 #define VF_LATENCY_BUCKETS  16
 
@@ -152,6 +153,8 @@ struct vf_pool {
     apr_interval_time_t idle_ttl;   /* an idle connection expires after */
     int warned;                     /* the no-max= notice was logged */
     vf_pool_shared *shared;         /* in shared memory */
+    struct vf_held *held;           /* each process's part of shared's
+                                     * counts (vf_conn.c), shared memory */
     struct vf_conn_cache *cache;    /* this process's connections */
 };
 
@@ -190,8 +193,13 @@ struct vf_conn {
     unsigned requests;              /* served on this connection */
 };
 
-/* At startup (post_config): what the processes share (the doorbell). */
-int vf_conn_share(apr_pool_t *pconf);
+/* At startup (post_config): what the processes share (the doorbell, and
+ * each process's part of the pools' counts). */
+int vf_conn_share(apr_pool_t *pconf, apr_hash_t *pools);
+
+/* The monitor hook (in the parent): takes back the connection slots of
+ * children that died without giving them back. */
+int vf_conn_monitor(apr_pool_t *p, server_rec *s);
 
 /* In each child: the pools' connection caches and their reaper thread. */
 void vf_conn_child_init(apr_pool_t *pchild, apr_array_header_t *pools);

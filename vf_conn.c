@@ -34,12 +34,15 @@
 #include "mod_vhostfcgi.h"
 
 #include "apr_atomic.h"
+#include "ap_mpm.h"
 #include "apr_strings.h"
 #include "apr_portable.h"
 #include "apr_thread_mutex.h"
 #include "apr_thread_proc.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -70,12 +73,148 @@ struct vf_conn_cache {
     int n_slots;                    /* of pool->shared->open, held here */
 };
 
-static vf_bell *bell;
+/* What a process holds of each shared count, so that the parent can take
+ * back what a child that crashed held (vf_conn_monitor): without that its
+ * slots would be lost to the pool until httpd restarts. */
+enum { HELD_SLOTS, HELD_IDLE, HELD_WAITING, HELD_N };
+struct vf_held {
+    volatile apr_uint32_t n[HELD_N];
+};
 
-int vf_conn_share(apr_pool_t *pconf)
+static vf_bell *bell;
+static volatile apr_uint32_t *procs;    /* pid per process entry, 0: free */
+static int n_procs;
+static int my_proc = -1;                /* this child's entry; -1: none */
+
+int vf_conn_share(apr_pool_t *pconf, apr_hash_t *pools)
 {
+    apr_hash_index_t *hi;
+    int limit = 0;
+
+    /* Twice the MPM's process limit: exited children's entries are freed
+     * by the parent's monitor, up to a second late. */
+    ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &limit);
+    n_procs = limit > 0 && limit < 2048 ? 2 * limit : 4096;
     bell = vf_bell_create(pconf);
-    return bell ? OK : HTTP_INTERNAL_SERVER_ERROR;
+    procs = vf_shared_alloc(pconf, n_procs * sizeof(*procs));
+    if (!bell || !procs) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    for (hi = apr_hash_first(NULL, pools); hi; hi = apr_hash_next(hi)) {
+        vf_pool *pool = apr_hash_this_val(hi);
+
+        if (pool->kind != VF_POOL_BALANCER
+            && !(pool->held = vf_shared_alloc(pconf, n_procs
+                                              * sizeof(struct vf_held)))) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    return OK;
+}
+
+static volatile apr_uint32_t *shared_count(vf_pool *pool, int what)
+{
+    vf_pool_shared *sh = pool->shared;
+
+    return what == HELD_SLOTS ? &sh->open
+           : what == HELD_IDLE ? &sh->idle : &sh->waiting;
+}
+
+/* This process's part of a count only (claim_slot did the shared one). */
+static void held_add(vf_pool *pool, int what, int delta)
+{
+    if (my_proc >= 0 && pool->held) {
+        volatile apr_uint32_t *n = &pool->held[my_proc].n[what];
+
+        if (delta > 0) {
+            apr_atomic_inc32(n);
+        }
+        else {
+            apr_atomic_dec32(n);
+        }
+    }
+}
+
+static void count_inc(vf_pool *pool, int what)
+{
+    apr_atomic_inc32(shared_count(pool, what));
+    held_add(pool, what, 1);
+}
+
+static void count_dec(vf_pool *pool, int what)
+{
+    held_add(pool, what, -1);
+    apr_atomic_dec32(shared_count(pool, what));
+}
+
+/* Subtracts what process entry i held from the shared counts. */
+static apr_uint32_t take_back(vf_pool *pool, int i)
+{
+    apr_uint32_t slots = pool->held[i].n[HELD_SLOTS];
+    int what;
+
+    for (what = 0; what < HELD_N; what++) {
+        apr_uint32_t n = apr_atomic_xchg32(&pool->held[i].n[what], 0);
+
+        if (n) {
+            apr_atomic_sub32(shared_count(pool, what), n);
+        }
+    }
+    return slots;
+}
+
+/* Gone, or a zombie the MPM has not reaped yet (it may take seconds). */
+static int process_gone(pid_t pid)
+{
+    char path[64], buf[256], *paren;
+    ssize_t n;
+    int fd;
+
+    if (kill(pid, 0) != 0) {
+        return errno == ESRCH;
+    }
+    apr_snprintf(path, sizeof(path), "/proc/%" APR_PID_T_FMT "/stat", pid);
+    if ((fd = open(path, O_RDONLY)) < 0) {
+        return 0;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    /* "pid (comm) S ...": comm may hold anything, so the last ')'. */
+    paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
+/* In the parent, about once a second: the entries of children that died
+ * without cleaning up (a crash, a kill -9). */
+int vf_conn_monitor(apr_pool_t *p, server_rec *s)
+{
+    apr_hash_t *pools = vf_pools_all(s);
+    apr_hash_index_t *hi;
+    int i;
+
+    (void)p;        /* (iterating with a pool would allocate every second) */
+    for (i = 0; procs && i < n_procs; i++) {
+        pid_t pid = (pid_t)procs[i];
+
+        if (!pid || !process_gone(pid)) {
+            continue;
+        }
+        for (hi = apr_hash_first(NULL, pools); hi; hi = apr_hash_next(hi)) {
+            vf_pool *pool = apr_hash_this_val(hi);
+            apr_uint32_t slots;
+
+            if (pool->held && (slots = take_back(pool, i)) > 0) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10663)
+                             "FastCGI pool %s: httpd child %" APR_PID_T_FMT
+                             " exited holding %u of its connection slots; "
+                             "taken back", pool->name, pid, slots);
+            }
+        }
+        procs[i] = 0;
+        vf_bell_ring(bell);
+    }
+    return DECLINED;
 }
 
 /* ------------------------------------------------------------------ */
@@ -94,7 +233,7 @@ static int claim_slot(vf_pool *pool)
     apr_uint32_t n;
 
     if (!pool->max_conns) {
-        apr_atomic_inc32(open);
+        count_inc(pool, HELD_SLOTS);
         return 1;
     }
     do {
@@ -103,6 +242,7 @@ static int claim_slot(vf_pool *pool)
             return 0;
         }
     } while (apr_atomic_cas32(open, n + 1, n) != n);
+    held_add(pool, HELD_SLOTS, 1);
     return 1;
 }
 
@@ -111,7 +251,7 @@ static int claim_slot(vf_pool *pool)
  * the slots: one of the two always sees the other.) */
 static void free_slot(vf_pool *pool)
 {
-    apr_atomic_dec32(&pool->shared->open);
+    count_dec(pool, HELD_SLOTS);
     if (apr_atomic_read32(&pool->shared->waiting)) {
         vf_bell_ring(bell);
     }
@@ -162,7 +302,7 @@ static vf_waiter *claim_waiter(struct vf_conn_cache *cache)
         cache->tail = NULL;
     }
     cache->n_waiting--;
-    apr_atomic_dec32(&cache->pool->shared->waiting);
+    count_dec(cache->pool, HELD_WAITING);
     w->claimed = 1;
     return w;
 }
@@ -230,7 +370,7 @@ static void unlink_waiter(struct vf_conn_cache *cache, vf_waiter *w)
         cache->tail = prev;
     }
     cache->n_waiting--;
-    apr_atomic_dec32(&cache->pool->shared->waiting);
+    count_dec(cache->pool, HELD_WAITING);
 }
 
 /* Queues w; caller holds the mutex.  Returns 1 when it was served at once
@@ -251,7 +391,7 @@ static int queue_waiter(struct vf_conn_cache *cache, vf_waiter *w,
     }
     cache->tail = w;
     cache->n_waiting++;
-    apr_atomic_inc32(&pool->shared->waiting);
+    count_inc(pool, HELD_WAITING);
     grant_free_slots(cache);
     if (w->granted) {
         return 1;
@@ -408,7 +548,7 @@ static vf_conn *pop_idle(struct vf_conn_cache *cache)
     if (cache->n_idle == 0) {
         return NULL;
     }
-    apr_atomic_dec32(&cache->pool->shared->idle);
+    count_dec(cache->pool, HELD_IDLE);
     return cache->idle[--cache->n_idle];
 }
 
@@ -518,7 +658,7 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
     else if (reusable && !cache->head && !remote_waiting(cache)
              && cache->n_idle < pool->max_idle) {
         cache->idle[cache->n_idle++] = c;
-        apr_atomic_inc32(&pool->shared->idle);
+        count_inc(pool, HELD_IDLE);
         c = NULL;
     }
     apr_thread_mutex_unlock(cache->mutex);
@@ -557,7 +697,7 @@ static void reap_pool(vf_pool *pool, apr_time_t now)
         doomed[n++] = cache->idle[0];
         memmove(cache->idle, cache->idle + 1,
                 --cache->n_idle * sizeof(vf_conn *));
-        apr_atomic_dec32(&pool->shared->idle);
+        count_dec(pool, HELD_IDLE);
     }
     cache->n_slots -= n;
     grant_free_slots(cache);
@@ -611,6 +751,13 @@ static apr_status_t reaper_stop(void *data)
             pool->cache->n_slots--;
             free_slot(pool);
         }
+        /* Anything still counted here is nobody's any more. */
+        if (my_proc >= 0 && pool->held) {
+            take_back(pool, my_proc);
+        }
+    }
+    if (my_proc >= 0) {
+        procs[my_proc] = 0;
     }
     return APR_SUCCESS;
 }
@@ -618,7 +765,14 @@ static apr_status_t reaper_stop(void *data)
 void vf_conn_child_init(apr_pool_t *pchild, apr_array_header_t *pools)
 {
     vf_reaper *rp = apr_pcalloc(pchild, sizeof(*rp));
+    apr_uint32_t pid = (apr_uint32_t)getpid();
     int i;
+
+    for (i = 0; procs && i < n_procs && my_proc < 0; i++) {
+        if (apr_atomic_cas32(&procs[i], pid, 0) == 0) {
+            my_proc = i;
+        }
+    }
 
     for (i = 0; i < pools->nelts; i++) {
         vf_pool *pool = APR_ARRAY_IDX(pools, i, vf_pool *);

@@ -335,7 +335,7 @@ int vf_pools_share(apr_pool_t *pconf, apr_pool_t *ptemp)
 {
     const char *err = share_pools(pconf, ptemp, registry(pconf));
 
-    if (!err && vf_conn_share(pconf) != OK) {
+    if (!err && vf_conn_share(pconf, registry(pconf)) != OK) {
         err = "mod_vhostfcgi: cannot create shared memory for the pools";
     }
 
