@@ -8,7 +8,7 @@
  *             min_spare_servers and max_spare_servers (the longest idle
  *             retired first), never more than max_children.
  *   ondemand  none while idle; workers idle for process_idle_timeout
- *             retire.
+ *             retire, one per maintenance period.
  * dynamic and ondemand also start one worker per waiting client (pm.c,
  * a_demand), and retire nobody while clients wait.
  */
@@ -88,20 +88,6 @@ static unsigned zero_wanted(const struct pool *p, const struct census *c)
     return 0;
 }
 
-static void ondemand_retire(struct spawner *sp, struct pool *p,
-                            const struct census *c, int queue, int64_t now)
-{
-    struct worker *w;
-
-    (void)sp, (void)c;
-    if (queue > 0)
-        return;
-    for (w = p->workers; w != NULL; w = w->next)
-        if (w->state == W_IDLE && !(w->flags & (WF_TERMED | WF_KILLED)) &&
-            now - w->since_ms >= p->cf->process_idle_timeout_ms)
-            pm_retire(w, "pm.process_idle_timeout");
-}
-
 /* Idle retirement at most a quarter of the timeout late (and at most 1 s):
  * no work at all while the pool has no workers. */
 static int64_t ondemand_tick(const struct pool *p)
@@ -111,7 +97,28 @@ static int64_t ondemand_tick(const struct pool *p)
     return clamp64(p->cf->process_idle_timeout_ms / 4, 50, 1000);
 }
 
-/* Only while short of workers (a start failed, process.max was full). */
+/* The longest idle expired worker, and one per period at most (as php-fpm
+ * does): after a burst the workers go back gradually, so the next wave a
+ * moment later still finds most of them instead of paying cold starts. */
+static void ondemand_retire(struct spawner *sp, struct pool *p,
+                            const struct census *c, int queue, int64_t now)
+{
+    struct worker *w, *oldest = NULL;
+
+    (void)sp, (void)c;
+    if (queue > 0 || now - p->retired_at < ondemand_tick(p))
+        return;
+    for (w = p->workers; w != NULL; w = w->next)
+        if (w->state == W_IDLE && !(w->flags & (WF_TERMED | WF_KILLED)) &&
+            now - w->since_ms >= p->cf->process_idle_timeout_ms &&
+            (oldest == NULL || w->since_ms < oldest->since_ms))
+            oldest = w;
+    if (oldest != NULL) {
+        pm_retire(oldest, "pm.process_idle_timeout");
+        p->retired_at = now;
+    }
+}
+
 static int64_t static_tick(const struct pool *p)
 {
     return p->nworkers < p->cf->max_children ? 1000 : 0;

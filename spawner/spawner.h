@@ -124,6 +124,7 @@ struct pool {
     /* time */
     struct tmr timer;               /* min of the deadlines below */
     int64_t tick_at;                /* next maintenance, 0: none */
+    int64_t retired_at;             /* last idle retirement (ondemand) */
     int64_t dont_spawn_before;      /* crash-loop backoff */
     int64_t backoff_ms;
     int64_t loop_since;             /* start of the crash-counting window */
