@@ -282,8 +282,9 @@ static int over_share(const struct vf_conn_cache *cache)
     if (all <= 0) {
         return 0;
     }
-    /* n_slots > ceil(max * mine / all) */
-    return (long)cache->n_slots * all > pool->max_conns * mine + all - 1;
+    /* n_slots > ceil(max * mine / all) + 1: one slot of slack, or the
+     * shares' every wobble would cost a close and a connect. */
+    return (long)(cache->n_slots - 1) * all > pool->max_conns * mine + all - 1;
 }
 
 /* ------------------------------------------------------------------ */
