@@ -189,11 +189,14 @@ apr_status_t vf_env_encode(request_rec *r, const vf_dir_conf *dc,
     fix_filename(r, dc);
     ap_add_common_vars(r);
     ap_add_cgi_vars(r);
-    if (r->handler && !strcmp(r->handler, VF_POOL_HANDLER)) {
+    if ((r->handler && !strcmp(r->handler, VF_POOL_HANDLER))
+        || dc->check_script != 0) {
         /* php-fpm with cgi.fix_pathinfo=0 runs the file PATH_TRANSLATED
          * names (DOCUMENT_ROOT + PATH_INFO): for /s.php/private/other.php
          * that is other.php, chosen by the client and never checked.  The
-         * checked SCRIPT_FILENAME is all a pool's backend gets. */
+         * checked SCRIPT_FILENAME is all the backend gets: always from a
+         * pool, and from the drop-in unless VhostFcgiCheckScript is Off
+         * (which keeps mod_proxy_fcgi's parameters exactly). */
         apr_table_unset(r->subprocess_env, "PATH_TRANSLATED");
     }
 
