@@ -39,8 +39,9 @@ static int prefetch(request_rec *r, vf_body *b, apr_off_t max,
             break;
         }
         if (rv != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, APLOGNO(10610)
-                          "FastCGI: reading the request body failed");
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, APLOGNO(10610)
+                          "FastCGI: reading the request body from the client "
+                          "failed");
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         }
         if (APR_BRIGADE_EMPTY(tmp)) {
@@ -82,8 +83,9 @@ static int spool_rest(request_rec *r, vf_body *b, apr_off_t *total)
         rv = ap_get_brigade(r->input_filters, in, AP_MODE_READBYTES,
                             APR_BLOCK_READ, VF_BODY_READ_CHUNK);
         if (rv != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, APLOGNO(10612)
-                          "FastCGI: reading the request body failed");
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, APLOGNO(10612)
+                          "FastCGI: reading the request body from the client "
+                          "failed");
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         }
         for (e = APR_BRIGADE_FIRST(in); e != APR_BRIGADE_SENTINEL(in);

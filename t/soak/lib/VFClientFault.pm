@@ -74,7 +74,7 @@ env[SOAK_POOL] = \$pool
 EOC
     my $h = httpd_start(
         dir => $dir, bins => $bins, pools => $pools, spawner => 1,
-        timeout => 20,
+        timeout => 20, loglevel => 'warn vhostfcgi:info',
         vhosts => [
             { name => 'mbh.test', root => "$dir/mbh",
               pool => "unix:$dir/run/mbh.sock max=3" },
@@ -251,6 +251,16 @@ sub check_log {
 }
 
 sub log_pos { log_size($_[0]->h->{errlog}) }
+
+# How many error-log lines since $from match $re.
+sub count_log {
+    my ($self, $from, $re) = @_;
+    return scalar grep { $_ =~ $re } split /\n/, log_since($self->h->{errlog}, $from);
+}
+
+# A client's aborted upload: the module logs it once, at info, as the
+# client's doing (never at warn or above, never as a backend failure).
+our $ABORTED_READ = qr/\[vhostfcgi:info\].*reading the request body from the client failed/;
 
 # httpd's children never died and still serve.
 sub check_alive {
