@@ -4,12 +4,10 @@
  * The request path lives in vf_proxy.c (mod_proxy's fcgi scheme handler)
  * and vf_exchange.c (one FastCGI request); the wire format in fcgi_proto.c.
  */
-#define VF_DECLARES_MODULE     /* AP_DECLARE_MODULE below */
 #include "mod_vhostfcgi.h"
 
 #include "http_core.h"
 #include "http_main.h"
-#include "mpm_common.h"
 #include "apr_strings.h"
 #include "apr_lib.h"
 
@@ -446,7 +444,6 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_check_config(check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_monitor(vf_conn_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     vf_check_register_hooks(p);
     vf_serve_register_hooks(p);
     vf_status_register_hooks(p);

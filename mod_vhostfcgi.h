@@ -8,8 +8,7 @@
  *   vf_check.c        the script check, and routing a request to its pool
  *   vf_serve.c        the handler serving a request from a pool
  *   vf_pool.c         pool definitions, resolved against the pools file
- *   vf_conn.c         each pool's connections: slots, idle set, waiters
- *   vf_bell.c         the doorbell that wakes other processes' reapers
+ *   vf_conn.c         each pool's connections in this process
  *   vf_admit.c        VhostFcgiMaxInFlight: admission control per pool
  *   vf_spawner.c      VhostFcgiSpawner: httpd supervises the spawner
  *   vf_health.c       VhostFcgiHealthCheck: FastCGI checks of balancer members
@@ -35,12 +34,6 @@
 #include "fcgi_proto.h"
 
 extern module AP_MODULE_DECLARE_DATA vhostfcgi_module;
-/* Every file's log lines carry the module's name, so that
- * "LogLevel vhostfcgi:debug" applies to them (mod_vhostfcgi.c gets this
- * from AP_DECLARE_MODULE). */
-#ifndef VF_DECLARES_MODULE
-APLOG_USE_MODULE(vhostfcgi);
-#endif
 
 #define VF_SCHEME "FCGI"
 
@@ -110,15 +103,12 @@ typedef enum {
 } vf_pool_kind;
 
 struct vf_conn_cache;
-struct vf_held;
 
 #define VF_LATENCY_BUCKETS  16
 
 /* A pool's figures shared by all httpd processes (shared memory). */
 typedef struct {
-    volatile apr_uint32_t open;     /* connection slots taken (open or
-                                     * opening), all processes */
-    volatile apr_uint32_t waiting;  /* requests waiting for a slot */
+    volatile apr_uint32_t open;     /* connections open, all processes */
     volatile apr_uint32_t inflight; /* VhostFcgiMaxInFlight: admitted */
     volatile apr_uint32_t queued;   /* VhostFcgiMaxInFlight: waiting */
     volatile apr_uint32_t idle;     /* idle connections, all processes */
@@ -159,8 +149,6 @@ struct vf_pool {
     apr_interval_time_t idle_ttl;   /* an idle connection expires after */
     int warned;                     /* the no-max= notice was logged */
     vf_pool_shared *shared;         /* in shared memory */
-    struct vf_held *held;           /* each process's part of shared's
-                                     * counts (vf_conn.c), shared memory */
     struct vf_conn_cache *cache;    /* this process's connections */
 };
 
@@ -193,56 +181,26 @@ typedef struct vf_conn vf_conn;
 struct vf_conn {
     apr_pool_t *pool;               /* owns the socket */
     apr_socket_t *sock;
-    int head_sent;                  /* handed over with the new owner's
-                                     * request already written */
     apr_time_t idle_since;
     unsigned requests;              /* served on this connection */
 };
-
-/* At startup (post_config): what the processes share (the doorbell, and
- * each process's part of the pools' counts). */
-int vf_conn_share(apr_pool_t *pconf, apr_hash_t *pools);
-
-/* The monitor hook (in the parent): takes back the connection slots of
- * children that died without giving them back. */
-int vf_conn_monitor(apr_pool_t *p, server_rec *s);
 
 /* In each child: the pools' connection caches and their reaper thread. */
 void vf_conn_child_init(apr_pool_t *pchild, apr_array_header_t *pools);
 
 /* A connection for one request: an idle one still open, or a new one (only
- * a new one when fresh is set).  Where the pool's max_conns are all taken,
- * waits its turn (first come, first served) up to the server's Timeout;
- * with head (vf_exchange_head's nhead vectors) the request that hands it
- * a connection may write the head on it first (then c->head_sent is set).
- * On failure returns NULL with *status 503 and the reason logged, and
- * Retry-After set where the backend is busy rather than down. */
+ * a new one when fresh is set).  On failure returns NULL with *status 503
+ * and the reason logged, and Retry-After set where the backend is busy
+ * rather than down. */
 vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
-                         const struct iovec *head, int nhead, int *status);
+                         int *status);
 
-/* The same slot on a new connection, for a retry: c is closed.  NULL with
- * *status as for vf_conn_acquire (the slot is then given back). */
-vf_conn *vf_conn_renew(vf_pool *pool, vf_conn *c, request_rec *r,
-                       int *status);
+/* How many connections wait in the backend's listen queue for a worker
+ * (more open across processes than max_conns); 0 when uncapped. */
+int vf_conn_backend_queue(const vf_pool *pool);
 
-/* Requests of all processes waiting for one of the pool's slots. */
-int vf_conn_waiting(const vf_pool *pool);
-
-/* Done with c: handed to the next waiting request, kept idle, or closed
- * (when not reusable, or nobody here needs it). */
+/* Back to the idle set when reusable and there is room; closed otherwise. */
 void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable);
-
-/* vf_bell.c - wakes the reapers of all processes (shared memory) */
-typedef struct vf_bell vf_bell;
-vf_bell *vf_bell_create(apr_pool_t *pconf);
-apr_uint32_t vf_bell_seen(const vf_bell *bell);
-void vf_bell_ring(vf_bell *bell);
-/* Sleeps up to max unless it rang since seen was read. */
-void vf_bell_wait(vf_bell *bell, apr_uint32_t seen, apr_interval_time_t max);
-/* A one-shot flag between threads of one process: wait returns 1 once it
- * is raised, 0 at the deadline. */
-void vf_flag_raise(volatile apr_uint32_t *flag);
-int vf_flag_wait(volatile apr_uint32_t *flag, apr_time_t deadline);
 
 /* ------------------------------------------------------------------ */
 /* vf_admit.c - VhostFcgiMaxInFlight                                   */
@@ -395,8 +353,6 @@ typedef struct {
     int reused;                 /* the connection served a request before */
     vf_body *body;
     struct iovec params;        /* from vf_env_encode */
-    int head_sent;              /* BEGIN_REQUEST, PARAMS and the empty
-                                 * STDIN were written on sock already */
     /* out */
     int status;                 /* HTTP status for VF_OUT_FAILED */
     int reusable;               /* the connection may serve another request */
@@ -406,12 +362,6 @@ typedef struct {
     const char *redirect;       /* VF_OUT_OK: a local Location to serve */
     int die_status;             /* VF_OUT_OK: ProxyErrorOverride's status */
 } vf_exchange;
-
-/* For a request with no body: the whole request as it goes on the wire
- * (BEGIN_REQUEST, PARAMS, empty STDIN), in vec[0..2] from r->pool, so
- * whoever hands it a connection may send it (vf_conn.c).  Returns the
- * number of vectors, 0 when the request has a body. */
-int vf_exchange_head(vf_exchange *x, struct iovec *vec);
 
 vf_outcome vf_exchange_run(vf_exchange *x);
 

@@ -65,8 +65,6 @@ static const char *backend_name(const vf_xstate *xs)
     return xs->x->backend ? xs->x->backend : "(unknown)";
 }
 
-static void give_up(vf_xstate *xs, int status);
-
 /* A failure: logged once, with the vhost, the backend and what was wrong. */
 static void fail(vf_xstate *xs, int status, apr_status_t rv,
                  const char *why)
@@ -77,26 +75,6 @@ static void fail(vf_xstate *xs, int status, apr_status_t rv,
                   "FastCGI backend %s (vhost %s, %s): %s",
                   backend_name(xs), r->server->server_hostname,
                   r->uri, why);
-    give_up(xs, status);
-}
-
-/* The client's body ended early: it went away, or stalled past Timeout.
- * The client's doing, so info (as httpd logs aborted connections), and
- * nothing is wrong with the backend, which learns it when the connection
- * closes. */
-static void client_body_failed(vf_xstate *xs, apr_status_t rv)
-{
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, xs->r, APLOGNO(10646)
-                  "FastCGI: reading the request body from the client "
-                  "failed; the request to %s was abandoned",
-                  backend_name(xs));
-    give_up(xs, ap_map_http_request_error(rv, HTTP_BAD_REQUEST));
-}
-
-static void give_up(vf_xstate *xs, int status)
-{
-    request_rec *r = xs->r;
-
     xs->finished = 1;
     if (xs->responded) {
         /* The client has a status line and part of a body: end the
@@ -569,7 +547,8 @@ static int send_body(vf_xstate *xs)
 
         xs->client_read = 1;
         if (rv != APR_SUCCESS) {
-            client_body_failed(xs, rv);
+            fail(xs, ap_map_http_request_error(rv, HTTP_BAD_REQUEST), rv,
+                 "reading the request body from the client failed");
             return 1;
         }
         if (send_brigade(xs, in, 0, &eos)) {
@@ -597,49 +576,24 @@ static int body_is_empty(const vf_body *body)
            && len == 0;
 }
 
-int vf_exchange_head(vf_exchange *x, struct iovec *vec)
-{
-    apr_pool_t *p = x->r->pool;
-    uint8_t *begin, *end_stdin;
-
-    if (!body_is_empty(x->body)) {
-        return 0;
-    }
-    begin = apr_palloc(p, FCGI_BEGIN_REQUEST_LEN);
-    end_stdin = apr_palloc(p, FCGI_HEADER_LEN);
-    fcgi_begin_request_encode(begin, 1, FCGI_RESPONDER,
-                              x->keep_conn ? FCGI_KEEP_CONN : 0);
-    fcgi_header_encode(end_stdin, FCGI_STDIN, 1, 0, 0);
-    vec[0].iov_base = begin;
-    vec[0].iov_len = FCGI_BEGIN_REQUEST_LEN;
-    vec[1] = x->params;
-    vec[2].iov_base = end_stdin;
-    vec[2].iov_len = FCGI_HEADER_LEN;
-    return 3;
-}
-
-/* Step 1, and all of step 2 when there is no body: one write for a GET
- * (or none, when the head went out with the connection's hand-over). */
+/* Step 1, and all of step 2 when there is no body: one write for a GET. */
 static int send_head(vf_xstate *xs)
 {
-    uint8_t begin[FCGI_BEGIN_REQUEST_LEN];
+    uint8_t begin[FCGI_BEGIN_REQUEST_LEN], end_stdin[FCGI_HEADER_LEN];
     struct iovec vec[3];
-    int nvec;
+    int nvec = 2;
 
-    if (xs->x->head_sent) {
-        nvec = 3;
+    fcgi_begin_request_encode(begin, 1, FCGI_RESPONDER,
+                              xs->x->keep_conn ? FCGI_KEEP_CONN : 0);
+    vec[0].iov_base = begin;
+    vec[0].iov_len = sizeof(begin);
+    vec[1] = xs->x->params;
+    if (body_is_empty(xs->x->body)) {
+        fcgi_header_encode(end_stdin, FCGI_STDIN, 1, 0, 0);
+        vec[nvec].iov_base = end_stdin;
+        vec[nvec++].iov_len = sizeof(end_stdin);
     }
-    else if ((nvec = vf_exchange_head(xs->x, vec)) == 0) {
-        fcgi_begin_request_encode(begin, 1, FCGI_RESPONDER,
-                                  xs->x->keep_conn ? FCGI_KEEP_CONN : 0);
-        vec[0].iov_base = begin;
-        vec[0].iov_len = sizeof(begin);
-        vec[1] = xs->x->params;
-        if (send_all(xs, vec, 2)) {
-            return 1;
-        }
-    }
-    else if (send_all(xs, vec, nvec)) {
+    if (send_all(xs, vec, nvec)) {
         return 1;
     }
     if (nvec == 3) {

@@ -335,10 +335,6 @@ int vf_pools_share(apr_pool_t *pconf, apr_pool_t *ptemp)
 {
     const char *err = share_pools(pconf, ptemp, registry(pconf));
 
-    if (!err && vf_conn_share(pconf, registry(pconf)) != OK) {
-        err = "mod_vhostfcgi: cannot create shared memory for the pools";
-    }
-
     if (err) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, NULL,
                      APLOGNO(10671) "%s", err);

@@ -41,9 +41,7 @@ static int serve(request_rec *r, vf_pool *pool, vf_outcome *outcomep)
     vf_body *body;
     vf_exchange x;
     vf_outcome outcome = VF_OUT_REFUSED;
-    struct iovec head[3];
-    vf_conn *c;
-    int status, attempt, nhead;
+    int status, attempt;
 
     if ((status = vf_body_prepare(r, &body)) != OK) {
         return status;
@@ -58,30 +56,32 @@ static int serve(request_rec *r, vf_pool *pool, vf_outcome *outcomep)
     x.body = body;
     x.timeout = r->server->timeout;
 
-    /* A body still to be read from the client cannot be sent twice, so it
-     * never rides on a kept connection that might be closing (a worker
-     * recycled or retired just now): it gets a new one. */
-    apr_atomic_inc32(&pool->shared->busy);
-    nhead = vf_exchange_head(&x, head);
-    c = vf_conn_acquire(pool, r, !body->complete, head, nhead, &status);
     /* A reused connection found closed before anything of the request was
      * consumed is retried once, on a connection opened for it. */
-    for (attempt = 0; c && attempt < 2; attempt++) {
+    apr_atomic_inc32(&pool->shared->busy);
+    for (attempt = 0; attempt < 2; attempt++) {
+        /* A body still to be read from the client cannot be sent twice,
+         * so it never rides on a kept connection that might be closing
+         * (a worker recycled or retired just now): it gets a new one. */
+        vf_conn *c = vf_conn_acquire(pool, r,
+                                     attempt > 0 || !body->complete,
+                                     &status);
+
+        if (!c) {
+            break;
+        }
         x.sock = c->sock;
         x.reused = c->requests > 0;
-        x.head_sent = c->head_sent;
-        c->head_sent = 0;
         if (x.reused) {
             apr_atomic_inc32(&pool->shared->reused);
         }
         outcome = *outcomep = vf_exchange_run(&x);
-        if (outcome != VF_OUT_STALE || attempt > 0) {
-            vf_conn_release(pool, c, x.reusable);
+        vf_conn_release(pool, c, x.reusable);
+        if (outcome != VF_OUT_STALE) {
             status = vf_exchange_finish(&x, outcome);
             break;
         }
         apr_atomic_inc32(&pool->shared->retried);
-        c = vf_conn_renew(pool, c, r, &status);
     }
     apr_atomic_dec32(&pool->shared->busy);
     return status;

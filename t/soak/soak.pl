@@ -436,7 +436,7 @@ for my $p (@POOLS) {
          . "errors connect %d bad_gateway %d timeout %d broken %d; now "
          . "open %d idle %d busy %d queued %d\n", $p, @$s{qw(requests
          reused retried opened)}, @{ $s->{errors} }{qw(connect bad_gateway
-         timeout broken)}, @$s{qw(open idle busy waiting)};
+         timeout broken)}, @$s{qw(open idle busy queued_at_backend)};
 }
 printf "RSS httpd (parent + %d children): %.1f MB -> %.1f MB (%+.1f MB; "
      . "parent %.1f -> %.1f, children %.1f -> %.1f)\n",
@@ -529,7 +529,7 @@ check($end_spawner && $end_spawner == $spawner,
 check(join(',', @end_kids) eq $rss_start->{kids},
       "httpd's children are the same processes (@end_kids)");
 my @stuck = grep { my $s = $status->{$_};
-                   !$s || $s->{busy} || $s->{waiting} || $s->{inflight}
+                   !$s || $s->{busy} || $s->{queued_at_backend} || $s->{inflight}
                    || $s->{open} > $s->{max_conns} } @POOLS;
 check(!@stuck, 'after the load, no pool has busy/waiting/in-flight '
       . 'requests or more connections than max' . (@stuck ? ": @stuck" : ''));
