@@ -21,7 +21,7 @@ XLDFLAGS  ?=
 # mod_proxy handler, request body, CGI environment, one FastCGI exchange,
 # response headers, the wire format and the pools file.
 MOD_SRCS  := mod_vhostfcgi.c vf_check.c vf_serve.c vf_admit.c vf_pool.c \
-             vf_conn.c vf_bell.c vf_spawner.c vf_health.c vf_status.c \
+             vf_conn.c vf_spawner.c vf_health.c vf_status.c \
              vf_proxy.c vf_body.c vf_env.c vf_exchange.c vf_response.c \
              fcgi_proto.c pools_conf.c
 MOD_HDRS  := mod_vhostfcgi.h fcgi_proto.h pools_conf.h

@@ -4,6 +4,7 @@
  * The request path lives in vf_proxy.c (mod_proxy's fcgi scheme handler)
  * and vf_exchange.c (one FastCGI request); the wire format in fcgi_proto.c.
  */
+#define VF_DECLARES_MODULE     /* AP_DECLARE_MODULE below */
 #include "mod_vhostfcgi.h"
 
 #include "http_core.h"

@@ -34,6 +34,12 @@
 #include "fcgi_proto.h"
 
 extern module AP_MODULE_DECLARE_DATA vhostfcgi_module;
+/* Every file's log lines carry the module's name, so that
+ * "LogLevel vhostfcgi:debug" applies to them (mod_vhostfcgi.c gets this
+ * from AP_DECLARE_MODULE). */
+#ifndef VF_DECLARES_MODULE
+APLOG_USE_MODULE(vhostfcgi);
+#endif
 
 #define VF_SCHEME "FCGI"
 

@@ -65,6 +65,8 @@ static const char *backend_name(const vf_xstate *xs)
     return xs->x->backend ? xs->x->backend : "(unknown)";
 }
 
+static void give_up(vf_xstate *xs, int status);
+
 /* A failure: logged once, with the vhost, the backend and what was wrong. */
 static void fail(vf_xstate *xs, int status, apr_status_t rv,
                  const char *why)
@@ -75,6 +77,26 @@ static void fail(vf_xstate *xs, int status, apr_status_t rv,
                   "FastCGI backend %s (vhost %s, %s): %s",
                   backend_name(xs), r->server->server_hostname,
                   r->uri, why);
+    give_up(xs, status);
+}
+
+/* The client's body ended early: it went away, or stalled past Timeout.
+ * The client's doing, so info (as httpd logs aborted connections), and
+ * nothing is wrong with the backend, which learns it when the connection
+ * closes. */
+static void client_body_failed(vf_xstate *xs, apr_status_t rv)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, xs->r, APLOGNO(10646)
+                  "FastCGI: reading the request body from the client "
+                  "failed; the request to %s was abandoned",
+                  backend_name(xs));
+    give_up(xs, ap_map_http_request_error(rv, HTTP_BAD_REQUEST));
+}
+
+static void give_up(vf_xstate *xs, int status)
+{
+    request_rec *r = xs->r;
+
     xs->finished = 1;
     if (xs->responded) {
         /* The client has a status line and part of a body: end the
@@ -547,8 +569,7 @@ static int send_body(vf_xstate *xs)
 
         xs->client_read = 1;
         if (rv != APR_SUCCESS) {
-            fail(xs, ap_map_http_request_error(rv, HTTP_BAD_REQUEST), rv,
-                 "reading the request body from the client failed");
+            client_body_failed(xs, rv);
             return 1;
         }
         if (send_brigade(xs, in, 0, &eos)) {
