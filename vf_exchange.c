@@ -65,7 +65,25 @@ static const char *backend_name(const vf_xstate *xs)
     return xs->x->backend ? xs->x->backend : "(unknown)";
 }
 
-static void give_up(vf_xstate *xs, int status);
+/* Ends the exchange with status, or cuts off a response already begun. */
+static void give_up(vf_xstate *xs, int status)
+{
+    request_rec *r = xs->r;
+
+    xs->finished = 1;
+    if (xs->responded) {
+        /* The client has a status line and part of a body: end the
+         * connection so the response cannot pass for complete. */
+        apr_brigade_cleanup(xs->out);
+        ap_proxy_backend_broke(r, xs->out);
+        ap_pass_brigade(r->output_filters, xs->out);
+        apr_brigade_cleanup(xs->out);
+        xs->outcome = VF_OUT_BROKEN;
+        return;
+    }
+    xs->x->status = status;
+    xs->outcome = VF_OUT_FAILED;
+}
 
 /* A failure: logged once, with the vhost, the backend and what was wrong. */
 static void fail(vf_xstate *xs, int status, apr_status_t rv,
@@ -93,24 +111,6 @@ static void client_body_failed(vf_xstate *xs, apr_status_t rv)
     give_up(xs, ap_map_http_request_error(rv, HTTP_BAD_REQUEST));
 }
 
-static void give_up(vf_xstate *xs, int status)
-{
-    request_rec *r = xs->r;
-
-    xs->finished = 1;
-    if (xs->responded) {
-        /* The client has a status line and part of a body: end the
-         * connection so the response cannot pass for complete. */
-        apr_brigade_cleanup(xs->out);
-        ap_proxy_backend_broke(r, xs->out);
-        ap_pass_brigade(r->output_filters, xs->out);
-        apr_brigade_cleanup(xs->out);
-        xs->outcome = VF_OUT_BROKEN;
-        return;
-    }
-    xs->x->status = status;
-    xs->outcome = VF_OUT_FAILED;
-}
 
 /* The backend closed or reset a connection that had served a request
  * before, without answering this one: most likely it was recycled

@@ -119,6 +119,7 @@ static void ondemand_retire(struct spawner *sp, struct pool *p,
     }
 }
 
+/* Only while short of workers (a start failed, process.max was full). */
 static int64_t static_tick(const struct pool *p)
 {
     return p->nworkers < p->cf->max_children ? 1000 : 0;
