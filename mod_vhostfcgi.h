@@ -119,6 +119,8 @@ typedef struct {
     volatile apr_uint32_t queued;   /* VhostFcgiMaxInFlight: waiting */
     volatile apr_uint32_t idle;     /* idle connections, all processes */
     volatile apr_uint32_t busy;     /* requests at the backend now */
+    volatile apr_uint32_t waiting;  /* requests waiting in httpd for one of
+                                     * their process's connections */
     /* Counters since startup, for the status page. */
     volatile apr_uint32_t requests;
     volatile apr_uint32_t opened;   /* connections opened */
@@ -189,23 +191,29 @@ struct vf_conn {
     apr_socket_t *sock;
     apr_time_t idle_since;
     unsigned requests;              /* served on this connection */
+    apr_size_t presend;             /* bytes of the next request's head the
+                                     * thread that handed it over wrote */
 };
 
 /* In each child: the pools' connection caches and their reaper thread. */
 void vf_conn_child_init(apr_pool_t *pchild, apr_array_header_t *pools);
 
-/* A connection for one request: an idle one still open, or a new one (only
- * a new one when fresh is set).  On failure returns NULL with *status 503
- * and the reason logged, and Retry-After set where the backend is busy
- * rather than down. */
+/* A connection for one request: an idle one still open, one handed over
+ * by a finishing request of this process, or a new one (only a new one
+ * when fresh is set).  head (nhead entries, or NULL) is the request's
+ * first bytes: a connection handed over comes with c->presend of them
+ * already written.  On failure returns NULL with *status 503 and the
+ * reason logged, and Retry-After set where the backend is busy rather
+ * than down. */
 vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
-                         int *status);
+                         const struct iovec *head, int nhead, int *status);
 
 /* How many connections wait in the backend's listen queue for a worker
  * (more open across processes than max_conns); 0 when uncapped. */
 int vf_conn_backend_queue(const vf_pool *pool);
 
-/* Back to the idle set when reusable and there is room; closed otherwise. */
+/* To a request of this process waiting for one, else back to the idle set
+ * when reusable and there is room; closed otherwise. */
 void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable);
 
 /* ------------------------------------------------------------------ */
@@ -359,6 +367,14 @@ typedef struct {
     int reused;                 /* the connection served a request before */
     vf_body *body;
     struct iovec params;        /* from vf_env_encode */
+    apr_size_t head_sent;       /* of head, already written by another
+                                 * thread (vf_conn.c's hand-over) */
+    /* BEGIN_REQUEST, PARAMS and, without a body, the empty STDIN record:
+     * set by vf_exchange_head() */
+    struct iovec head[3];
+    int nhead;
+    uint8_t begin[FCGI_BEGIN_REQUEST_LEN];
+    uint8_t end_stdin[FCGI_HEADER_LEN];
     /* out */
     int status;                 /* HTTP status for VF_OUT_FAILED */
     int reusable;               /* the connection may serve another request */
@@ -368,6 +384,9 @@ typedef struct {
     const char *redirect;       /* VF_OUT_OK: a local Location to serve */
     int die_status;             /* VF_OUT_OK: ProxyErrorOverride's status */
 } vf_exchange;
+
+/* Fills x->head from x->params, x->keep_conn and x->body (once). */
+void vf_exchange_head(vf_exchange *x);
 
 vf_outcome vf_exchange_run(vf_exchange *x);
 

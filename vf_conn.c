@@ -13,9 +13,15 @@
  * pm.max_children, or max=):
  *  - the connections open across all httpd processes are counted in
  *    shared memory;
- *  - a request takes an idle connection of its process, or opens one; past
- *    max_conns it waits in the backend's listen queue, which is first come,
- *    first served across all httpd processes;
+ *  - a request takes an idle connection of its process, or opens one;
+ *  - at max_conns, a request whose process holds connections waits for one
+ *    of them, first come first served: the finishing request hands its
+ *    connection straight over, with the waiter's request already written
+ *    on it, so the waiting thread sleeps once, until the answer is there;
+ *  - past a short wait (another process may hold every connection), or
+ *    when its process holds none, a request opens a connection anyway and
+ *    waits in the backend's listen queue, first come, first served across
+ *    all httpd processes;
  *  - a finished request's connection is kept (LIFO, bounded by max_idle);
  *  - a reaper thread in each process closes idle connections when they
  *    expire (idle_ttl), so idle sites give their workers back, and, while
@@ -40,6 +46,9 @@
 #include "apr_thread_proc.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -55,12 +64,35 @@
 #define VF_MAKE_WAY_EVERY   4
 /* How often the reaper runs. */
 #define VF_REAP_PERIOD      apr_time_from_msec(50)
+/* How long a request waits for one of its process's connections before it
+ * joins the backend's listen queue instead (and so makes the processes
+ * holding the connections give one up), in ms. */
+#define VF_LOCAL_WAIT       10
+
+typedef enum {
+    W_WAITING,                      /* in the cache's queue */
+    W_ASSIGNED,                     /* taken off it by a releasing thread */
+    W_READY                         /* conn (or a slot, conn NULL) is ours */
+} vf_wait_state;
+
+/* A request waiting for a connection, on its thread's stack. */
+typedef struct vf_waiter {
+    struct vf_waiter *next;
+    int epfd;                       /* its thread's: sleeps here */
+    int evfd;                       /* in epfd: "a slot, connect yourself" */
+    volatile apr_uint32_t state;    /* vf_wait_state */
+    vf_conn *conn;
+    const struct iovec *head;       /* written for it on hand-over */
+    int nhead;
+} vf_waiter;
 
 struct vf_conn_cache {
     vf_pool *pool;
     apr_thread_mutex_t *mutex;
     vf_conn **idle;                 /* stack, idle[n_idle - 1] on top */
     int n_idle;
+    volatile apr_uint32_t held;     /* open connections of this process */
+    vf_waiter *first, *last;        /* waiting requests, first come first */
 };
 
 /* ------------------------------------------------------------------ */
@@ -76,10 +108,17 @@ int vf_conn_backend_queue(const vf_pool *pool)
            ? (int)(open - (apr_uint32_t)pool->max_conns) : 0;
 }
 
+/* The socket closes; its slot of max_conns goes to a waiting request. */
+static void conn_drop(vf_pool *pool, vf_conn *c)
+{
+    apr_pool_destroy(c->pool);
+    apr_atomic_dec32(&pool->cache->held);
+}
+
 /* Every connection ends here: the socket closes, the slot is freed. */
 static void conn_close(vf_pool *pool, vf_conn *c)
 {
-    apr_pool_destroy(c->pool);
+    conn_drop(pool, c);
     apr_atomic_dec32(&pool->shared->open);
 }
 
@@ -140,7 +179,10 @@ static const char *target(const vf_pool *pool, apr_pool_t *p)
                                          (unsigned)pool->port);
 }
 
-static vf_conn *connect_new(vf_pool *pool, request_rec *r, int *status)
+/* slot: a closed connection's place in max_conns was handed over, so
+ * this one is already counted in open. */
+static vf_conn *connect_new(vf_pool *pool, request_rec *r, int slot,
+                            int *status)
 {
     apr_pool_t *p;
     vf_conn *c;
@@ -152,7 +194,10 @@ static vf_conn *connect_new(vf_pool *pool, request_rec *r, int *status)
         *status = HTTP_INTERNAL_SERVER_ERROR;
         return NULL;
     }
-    apr_atomic_inc32(&pool->shared->open);
+    if (!slot) {
+        apr_atomic_inc32(&pool->shared->open);
+    }
+    apr_atomic_inc32(&pool->cache->held);
     c = apr_pcalloc(p, sizeof(*c));
     c->pool = p;
     rv = pool->kind == VF_POOL_TCP ? connect_tcp(pool, p, &c->sock)
@@ -209,20 +254,195 @@ static vf_conn *pop_idle(struct vf_conn_cache *cache)
     return cache->idle[--cache->n_idle];
 }
 
-static vf_conn *take_idle(vf_pool *pool)
+/* ------------------------------------------------------------------ */
+/* Waiting for a connection of this process                            */
+/* ------------------------------------------------------------------ */
+
+/* Each thread sleeps in an epoll set of its own: a releasing thread adds
+ * the connection it hands over, readable once the backend answers the
+ * request written on it, or signals the eventfd for a slot.  So a waiting
+ * request costs its thread one sleep, as a request that finds an idle
+ * connection does (it sleeps until the answer too).  The two descriptors
+ * live as long as the thread, which for httpd's MPMs is the process. */
+static __thread int thread_epfd = -1;
+static __thread int thread_evfd = -1;
+
+static int waiter_fds(vf_waiter *w)
+{
+    if (thread_epfd < 0) {
+        struct epoll_event ev;
+        int ep = epoll_create1(EPOLL_CLOEXEC);
+        int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+        memset(&ev, 0, sizeof(ev));
+        ev.events = EPOLLIN;
+        if (ep < 0 || efd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev)) {
+            if (ep >= 0) {
+                close(ep);
+            }
+            if (efd >= 0) {
+                close(efd);
+            }
+            return -1;
+        }
+        thread_epfd = ep;
+        thread_evfd = efd;
+    }
+    w->epfd = thread_epfd;
+    w->evfd = thread_evfd;
+    return 0;
+}
+
+/* At max_conns, with connections of this process that will come back;
+ * caller holds the mutex. */
+static int should_wait(const vf_pool *pool, const struct vf_conn_cache *cache)
+{
+    return pool->max_conns > 0
+           && apr_atomic_read32(&pool->shared->open)
+              >= (apr_uint32_t)pool->max_conns
+           && apr_atomic_read32((volatile apr_uint32_t *)&cache->held) > 0;
+}
+
+static void enqueue(struct vf_conn_cache *cache, vf_waiter *w)
+{
+    w->next = NULL;
+    w->state = W_WAITING;
+    w->conn = NULL;
+    if (cache->last) {
+        cache->last->next = w;
+    }
+    else {
+        cache->first = w;
+    }
+    cache->last = w;
+    apr_atomic_inc32(&cache->pool->shared->waiting);
+}
+
+/* Takes w (or, w NULL, the first) off the queue; caller holds the mutex.
+ * Returns NULL when it is not there (already assigned). */
+static vf_waiter *dequeue(struct vf_conn_cache *cache, vf_waiter *w)
+{
+    vf_waiter **pp = &cache->first, *prev = NULL;
+
+    while (*pp && w && *pp != w) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (!*pp) {
+        return NULL;
+    }
+    w = *pp;
+    *pp = w->next;
+    if (cache->last == w) {
+        cache->last = prev;
+    }
+    apr_atomic_dec32(&cache->pool->shared->waiting);
+    return w;
+}
+
+/* Writes what the socket takes of the waiter's request without blocking.
+ * Returns the bytes written, or -1 when the connection is dead. */
+static apr_ssize_t presend(vf_conn *c, const vf_waiter *w)
+{
+    struct msghdr mh;
+    apr_os_sock_t fd;
+    ssize_t n;
+
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = (struct iovec *)w->head;
+    mh.msg_iovlen = w->nhead;
+    apr_os_sock_get(&fd, c->sock);
+    do {
+        n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    }
+    return n;
+}
+
+/* Gives an assigned waiter the connection c, or its slot when c is NULL,
+ * and wakes it: at once when it has to write itself, otherwise when the
+ * answer arrives. */
+static void hand_over(vf_pool *pool, vf_waiter *w, vf_conn *c)
+{
+    struct epoll_event ev;
+    apr_size_t total = 0;
+    apr_ssize_t n = 0;
+    apr_os_sock_t fd;
+    int i;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLOUT;
+    if (c && w->head) {
+        for (i = 0; i < w->nhead; i++) {
+            total += w->head[i].iov_len;
+        }
+        if ((n = presend(c, w)) < 0) {
+            conn_drop(pool, c);
+            c = NULL;
+        }
+        else if ((apr_size_t)n == total) {
+            ev.events = EPOLLIN;
+        }
+    }
+    w->conn = c;
+    if (c) {
+        c->presend = (apr_size_t)n;
+        ev.data.u64 = 1;
+        apr_os_sock_get(&fd, c->sock);
+        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
+            apr_atomic_set32(&w->state, W_READY);
+            return;
+        }
+    }
+    /* The wake-up before READY: once READY, w may be gone (its thread
+     * can see READY without sleeping again), and the waiter reads the
+     * eventfd back only after READY.  Waking a moment early only makes it
+     * check state again. */
+    eventfd_write(w->evfd, 1);
+    apr_atomic_set32(&w->state, W_READY);
+}
+
+/* Sleeps until hand_over() or VF_LOCAL_WAIT.  Returns 1 when something
+ * was handed over (w->conn, or NULL for a slot), 0 when the wait ended
+ * and w left the queue. */
+static int wait_local(vf_pool *pool, vf_waiter *w)
 {
     struct vf_conn_cache *cache = pool->cache;
-    vf_conn *c;
+    apr_time_t until = apr_time_now() + apr_time_from_msec(VF_LOCAL_WAIT);
+    struct epoll_event ev[2];
+    apr_os_sock_t fd;
+    eventfd_t count;
 
-    for (;;) {
-        apr_thread_mutex_lock(cache->mutex);
-        c = pop_idle(cache);
-        apr_thread_mutex_unlock(cache->mutex);
-        if (!c || still_open(c)) {
-            return c;
+    while (apr_atomic_read32(&w->state) != W_READY) {
+        apr_time_t left = until - apr_time_now();
+        int ms = left > 0 ? (int)apr_time_as_msec(left + 999) : 0;
+
+        if (epoll_wait(w->epfd, ev, 2, ms) != 0
+            || apr_atomic_read32(&w->state) == W_READY) {
+            continue;
         }
-        conn_close(pool, c);
+        if (left > 0) {
+            continue;
+        }
+        apr_thread_mutex_lock(cache->mutex);
+        if (dequeue(cache, w)) {
+            apr_thread_mutex_unlock(cache->mutex);
+            return 0;
+        }
+        apr_thread_mutex_unlock(cache->mutex);
+        /* Assigned: the releasing thread is handing over right now. */
+        while (apr_atomic_read32(&w->state) != W_READY) {
+            sched_yield();
+        }
     }
+    if (w->conn) {
+        apr_os_sock_get(&fd, w->conn->sock);
+        epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL);
+    }
+    eventfd_read(w->evfd, &count);
+    return 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -230,33 +450,75 @@ static vf_conn *take_idle(vf_pool *pool)
 /* ------------------------------------------------------------------ */
 
 vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
-                         int *status)
+                         const struct iovec *head, int nhead, int *status)
 {
-    vf_conn *c = fresh ? NULL : take_idle(pool);
+    struct vf_conn_cache *cache = pool->cache;
+    vf_waiter w;
+    vf_conn *c;
+    int slot = 0;
 
-    return c ? c : connect_new(pool, r, status);
+    while (!fresh) {
+        apr_thread_mutex_lock(cache->mutex);
+        c = pop_idle(cache);
+        if (!c && should_wait(pool, cache) && waiter_fds(&w) == 0) {
+            w.head = head;
+            w.nhead = nhead;
+            enqueue(cache, &w);
+            apr_thread_mutex_unlock(cache->mutex);
+            if (wait_local(pool, &w)) {
+                if (w.conn) {
+                    return w.conn;
+                }
+                slot = 1;
+            }
+            break;
+        }
+        apr_thread_mutex_unlock(cache->mutex);
+        if (!c) {
+            break;
+        }
+        if (still_open(c)) {
+            c->presend = 0;
+            return c;
+        }
+        conn_close(pool, c);
+    }
+    return connect_new(pool, r, slot, status);
 }
 
 void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
 {
     struct vf_conn_cache *cache = pool->cache;
+    vf_waiter *w = NULL;
+    int keep;
 
     c->requests++;
     c->idle_since = apr_time_now();
     /* While connections wait at the backend, a connection this process
      * keeps busy would hold its worker from them forever: every few
      * requests it makes way, and the backend's first-come queue moves. */
-    if (reusable && !(c->requests % VF_MAKE_WAY_EVERY == 0
-                      && vf_conn_backend_queue(pool) > 0)) {
-        apr_thread_mutex_lock(cache->mutex);
-        if (cache->n_idle < pool->max_idle) {
-            cache->idle[cache->n_idle++] = c;
-            apr_atomic_inc32(&pool->shared->idle);
+    keep = reusable && !(c->requests % VF_MAKE_WAY_EVERY == 0
+                         && vf_conn_backend_queue(pool) > 0);
+    apr_thread_mutex_lock(cache->mutex);
+    if ((keep || !reusable) && cache->first) {
+        w = dequeue(cache, NULL);
+        apr_atomic_set32(&w->state, W_ASSIGNED);
+    }
+    else if (keep && cache->n_idle < pool->max_idle) {
+        cache->idle[cache->n_idle++] = c;
+        apr_atomic_inc32(&pool->shared->idle);
+        c = NULL;
+    }
+    apr_thread_mutex_unlock(cache->mutex);
+    if (w) {
+        /* A connection that cannot serve again still leaves its slot. */
+        if (!keep) {
+            conn_drop(pool, c);
             c = NULL;
         }
-        apr_thread_mutex_unlock(cache->mutex);
+        hand_over(pool, w, c);
     }
-    if (c) {
+    else if (c) {
         conn_close(pool, c);
     }
 }

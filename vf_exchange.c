@@ -597,27 +597,48 @@ static int body_is_empty(const vf_body *body)
            && len == 0;
 }
 
-/* Step 1, and all of step 2 when there is no body: one write for a GET. */
+void vf_exchange_head(vf_exchange *x)
+{
+    if (x->nhead) {
+        return;
+    }
+    fcgi_begin_request_encode(x->begin, 1, FCGI_RESPONDER,
+                              x->keep_conn ? FCGI_KEEP_CONN : 0);
+    x->head[0].iov_base = x->begin;
+    x->head[0].iov_len = sizeof(x->begin);
+    x->head[1] = x->params;
+    x->nhead = 2;
+    if (body_is_empty(x->body)) {
+        fcgi_header_encode(x->end_stdin, FCGI_STDIN, 1, 0, 0);
+        x->head[2].iov_base = x->end_stdin;
+        x->head[2].iov_len = sizeof(x->end_stdin);
+        x->nhead = 3;
+    }
+}
+
+/* Step 1, and all of step 2 when there is no body: one write for a GET,
+ * or none when the thread that handed the connection over wrote it. */
 static int send_head(vf_xstate *xs)
 {
-    uint8_t begin[FCGI_BEGIN_REQUEST_LEN], end_stdin[FCGI_HEADER_LEN];
     struct iovec vec[3];
-    int nvec = 2;
+    apr_size_t skip = xs->x->head_sent;
+    int i, nvec = 0;
 
-    fcgi_begin_request_encode(begin, 1, FCGI_RESPONDER,
-                              xs->x->keep_conn ? FCGI_KEEP_CONN : 0);
-    vec[0].iov_base = begin;
-    vec[0].iov_len = sizeof(begin);
-    vec[1] = xs->x->params;
-    if (body_is_empty(xs->x->body)) {
-        fcgi_header_encode(end_stdin, FCGI_STDIN, 1, 0, 0);
-        vec[nvec].iov_base = end_stdin;
-        vec[nvec++].iov_len = sizeof(end_stdin);
+    vf_exchange_head(xs->x);
+    for (i = 0; i < xs->x->nhead; i++) {
+        vec[nvec] = xs->x->head[i];
+        if (skip >= vec[nvec].iov_len) {
+            skip -= vec[nvec].iov_len;
+            continue;
+        }
+        vec[nvec].iov_base = (char *)vec[nvec].iov_base + skip;
+        vec[nvec++].iov_len -= skip;
+        skip = 0;
     }
-    if (send_all(xs, vec, nvec)) {
+    if (nvec && send_all(xs, vec, nvec)) {
         return 1;
     }
-    if (nvec == 3) {
+    if (xs->x->nhead == 3) {
         xs->stdin_done = 1;
         xs->headers_due = apr_time_now() + xs->x->timeout;
     }

@@ -55,6 +55,7 @@ static int serve(request_rec *r, vf_pool *pool, vf_outcome *outcomep)
     x.keep_conn = 1;
     x.body = body;
     x.timeout = r->server->timeout;
+    vf_exchange_head(&x);
 
     /* A reused connection found closed before anything of the request was
      * consumed is retried once, on a connection opened for it. */
@@ -65,12 +66,13 @@ static int serve(request_rec *r, vf_pool *pool, vf_outcome *outcomep)
          * (a worker recycled or retired just now): it gets a new one. */
         vf_conn *c = vf_conn_acquire(pool, r,
                                      attempt > 0 || !body->complete,
-                                     &status);
+                                     x.head, x.nhead == 3 ? 3 : 0, &status);
 
         if (!c) {
             break;
         }
         x.sock = c->sock;
+        x.head_sent = c->presend;
         x.reused = c->requests > 0;
         if (x.reused) {
             apr_atomic_inc32(&pool->shared->reused);

@@ -92,7 +92,8 @@ static void show_pool(vf_out *out, const vf_pool *pool)
     if (out->json) {
         ap_rprintf(r, "%s\n    {\"name\": %s, \"target\": %s, "
                    "\"max_conns\": %d, \"open\": %u, \"idle\": %u, "
-                   "\"busy\": %u, \"queued_at_backend\": %u, \"inflight\": %u, "
+                   "\"busy\": %u, \"waiting\": %u, \"queued_at_backend\": %u, "
+                   "\"inflight\": %u, "
                    "\"queued\": %u, \"requests\": %u, \"opened\": %u, "
                    "\"reused\": %u, \"retried\": %u, \"errors\": "
                    "{\"connect\": %u, \"admission\": %u, \"bad_gateway\": "
@@ -100,7 +101,8 @@ static void show_pool(vf_out *out, const vf_pool *pool)
                    "\"p50_ms\": %u, \"p99_ms\": %u}",
                    out->first ? "" : ",", json_str(r->pool, pool->name),
                    json_str(r->pool, target), pool->max_conns, sh->open,
-                   sh->idle, sh->busy, (unsigned)vf_conn_backend_queue(pool),
+                   sh->idle, sh->busy, sh->waiting,
+                   (unsigned)vf_conn_backend_queue(pool),
                    sh->inflight,
                    sh->queued,
                    sh->requests, sh->opened, sh->reused, sh->retried,
@@ -112,12 +114,13 @@ static void show_pool(vf_out *out, const vf_pool *pool)
     }
     ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%d</td><td>%u</td>"
                "<td>%u</td><td>%u</td><td>%u</td><td>%u</td><td>%u</td>"
+               "<td>%u</td>"
                "<td>%u</td><td>%u</td><td>%u/%u/%u/%u/%u</td>"
                "<td>&le;%u</td><td>&le;%u</td></tr>\n",
                ap_escape_html(r->pool, pool->name),
                ap_escape_html(r->pool, target), pool->max_conns, sh->open,
-               sh->idle, sh->busy, (unsigned)vf_conn_backend_queue(pool),
-                   sh->inflight,
+               sh->idle, sh->busy, sh->waiting,
+               (unsigned)vf_conn_backend_queue(pool), sh->inflight,
                sh->requests,
                sh->opened, sh->reused, sh->err_connect, sh->err_admit,
                sh->err_bad, sh->err_timeout, sh->err_broken,
@@ -222,7 +225,8 @@ static int vf_status_handler(request_rec *r)
                  "</title></head><body>\n<h1>mod_vhostfcgi status</h1>\n"
                  "<h2>Pools</h2>\n<table border=\"1\"><tr><th>pool</th>"
                  "<th>target</th><th>max</th><th>open</th><th>idle</th>"
-                 "<th>busy</th><th>queued at backend</th><th>in flight</th>"
+                 "<th>busy</th><th>waiting</th><th>queued at backend</th>"
+                 "<th>in flight</th>"
                  "<th>requests</th><th>opened</th><th>reused</th>"
                  "<th>errors connect/admission/502/504/broken</th>"
                  "<th>p50 ms</th><th>p99 ms</th></tr>\n", r);
