@@ -66,8 +66,13 @@
 #define VF_REAP_PERIOD      apr_time_from_msec(50)
 /* How long a request waits for one of its process's connections before it
  * joins the backend's listen queue instead (and so makes the processes
- * holding the connections give one up), in ms. */
-#define VF_LOCAL_WAIT       10
+ * holding the connections give one up): VF_WAIT_TURNS times the time a
+ * connection is typically busy, so a process spills over when its queue is
+ * much longer than its share of connections can serve, within these
+ * bounds. */
+#define VF_WAIT_TURNS       4
+#define VF_WAIT_MIN         apr_time_from_msec(10)
+#define VF_WAIT_MAX         apr_time_from_sec(1)
 
 typedef enum {
     W_WAITING,                      /* in the cache's queue */
@@ -93,6 +98,8 @@ struct vf_conn_cache {
     int n_idle;
     volatile apr_uint32_t held;     /* open connections of this process */
     vf_waiter *first, *last;        /* waiting requests, first come first */
+    apr_interval_time_t busy_avg;   /* moving average of a request's time
+                                     * on a connection */
 };
 
 /* ------------------------------------------------------------------ */
@@ -388,6 +395,8 @@ static void hand_over(vf_pool *pool, vf_waiter *w, vf_conn *c)
     }
     w->conn = c;
     if (c) {
+        /* Busy for the waiter from now (it wakes only with the answer). */
+        c->busy_since = c->idle_since;
         c->presend = (apr_size_t)n;
         ev.data.u64 = 1;
         apr_os_sock_get(&fd, c->sock);
@@ -404,13 +413,14 @@ static void hand_over(vf_pool *pool, vf_waiter *w, vf_conn *c)
     apr_atomic_set32(&w->state, W_READY);
 }
 
-/* Sleeps until hand_over() or VF_LOCAL_WAIT.  Returns 1 when something
- * was handed over (w->conn, or NULL for a slot), 0 when the wait ended
- * and w left the queue. */
-static int wait_local(vf_pool *pool, vf_waiter *w)
+/* Sleeps until hand_over() or until the wait is too long (patience, see
+ * VF_WAIT_TURNS).  Returns 1 when something was handed over (w->conn, or
+ * NULL for a slot), 0 when the wait ended and w left the queue. */
+static int wait_local(vf_pool *pool, vf_waiter *w,
+                      apr_interval_time_t patience)
 {
     struct vf_conn_cache *cache = pool->cache;
-    apr_time_t until = apr_time_now() + apr_time_from_msec(VF_LOCAL_WAIT);
+    apr_time_t until = apr_time_now() + patience;
     struct epoll_event ev[2];
     apr_os_sock_t fd;
     eventfd_t count;
@@ -461,11 +471,15 @@ vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
         apr_thread_mutex_lock(cache->mutex);
         c = pop_idle(cache);
         if (!c && should_wait(pool, cache) && waiter_fds(&w) == 0) {
+            apr_interval_time_t patience = VF_WAIT_TURNS * cache->busy_avg;
+
             w.head = head;
             w.nhead = nhead;
             enqueue(cache, &w);
             apr_thread_mutex_unlock(cache->mutex);
-            if (wait_local(pool, &w)) {
+            patience = patience < VF_WAIT_MIN ? VF_WAIT_MIN
+                       : patience > VF_WAIT_MAX ? VF_WAIT_MAX : patience;
+            if (wait_local(pool, &w, patience)) {
                 if (w.conn) {
                     return w.conn;
                 }
@@ -479,11 +493,15 @@ vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
         }
         if (still_open(c)) {
             c->presend = 0;
+            c->busy_since = apr_time_now();
             return c;
         }
         conn_close(pool, c);
     }
-    return connect_new(pool, r, slot, status);
+    if ((c = connect_new(pool, r, slot, status))) {
+        c->busy_since = apr_time_now();
+    }
+    return c;
 }
 
 void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
@@ -500,6 +518,7 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
     keep = reusable && !(c->requests % VF_MAKE_WAY_EVERY == 0
                          && vf_conn_backend_queue(pool) > 0);
     apr_thread_mutex_lock(cache->mutex);
+    cache->busy_avg += (c->idle_since - c->busy_since - cache->busy_avg) / 8;
     if ((keep || !reusable) && cache->first) {
         w = dequeue(cache, NULL);
         apr_atomic_set32(&w->state, W_ASSIGNED);

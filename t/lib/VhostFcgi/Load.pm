@@ -24,35 +24,52 @@ use IO::Select ();
 use POSIX ();
 use Time::HiRes qw(time sleep);
 use IO::Socket::INET ();
-use VhostFcgi::Test qw(read_response vhost_port);
+use VhostFcgi::Test qw(read_response vhost_port log_mark log_since);
 
 # One client: $n requests; writes "STATUS MS DETAIL\n" per request and a
-# final "CONN n\n" to $out.
+# final "CONN n RESENT n\n" to $out.
 sub _client {
     my ($out, %o) = @_;
     my $sock;
     my $conns = 0;
+    my $served = 0;     # answers on $sock so far
+    my $resent = 0;
     local $SIG{PIPE} = 'IGNORE';
     for my $i (1 .. $o{n}) {
         my $t0 = time;
         my ($status, $detail) = (0, '');
         my $path = ref $o{path} ? $o{path}->($i) : $o{path};
         eval {
-            if (!$sock) {
-                $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $o{port},
-                                              Timeout => 10)
-                    or die "connect 127.0.0.1:$o{port}: $@\n";
-                $conns++;
+            my $res;
+            # httpd may close an idle kept-alive connection just as the
+            # next request goes out (mpm_event does when its threads run
+            # short): a GET that got nothing back on a reused connection is
+            # sent again once on a new one, as browsers do (RFC 9112 9.3.1).
+            for my $try (0, 1) {
+                if (!$sock) {
+                    $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $o{port},
+                                                  Timeout => 10)
+                        or die "connect 127.0.0.1:$o{port}: $@\n";
+                    $conns++;
+                    $served = 0;
+                }
+                my $req = "GET $path HTTP/1.1\r\nHost: localhost\r\n"
+                        . ($o{keepalive} ? '' : "Connection: close\r\n") . "\r\n";
+                my $off = 0;
+                my $reused = $served > 0;
+                while ($off < length $req) {
+                    my $w = syswrite($sock, $req, length($req) - $off, $off);
+                    last if !defined $w && $reused;
+                    die "write: $!\n" unless defined $w;
+                    $off += $w;
+                }
+                $res = read_response($sock, method => 'GET', timeout => $o{timeout})
+                    if $off == length $req;
+                last if !$reused || ($res && (defined $res->{status} || $res->{timed_out}));
+                close $sock;
+                undef $sock;
+                $resent++;
             }
-            my $req = "GET $path HTTP/1.1\r\nHost: localhost\r\n"
-                    . ($o{keepalive} ? '' : "Connection: close\r\n") . "\r\n";
-            my $off = 0;
-            while ($off < length $req) {
-                my $w = syswrite($sock, $req, length($req) - $off, $off);
-                die "write: $!\n" unless defined $w;
-                $off += $w;
-            }
-            my $res = read_response($sock, method => 'GET', timeout => $o{timeout});
             if (!defined $res->{status}) {
                 $detail = $res->{timed_out} ? 'no answer (timeout)' : 'connection closed without an answer';
             }
@@ -61,6 +78,7 @@ sub _client {
                 $detail = $res->{complete} ? '' : 'incomplete body';
                 $status = 0 if !$res->{complete};
             }
+            $served++;
             if (!$o{keepalive} || !defined $res->{status} || !$res->{complete} || $res->{eof}
                 || ($res->{header}{connection} // '') =~ /close/i) {
                 close $sock;
@@ -76,7 +94,7 @@ sub _client {
         syswrite $out, sprintf("%d %d %s\n", $status, 1000 * (time - $t0), $detail);
     }
     close $sock if $sock;
-    syswrite $out, "CONN $conns\n";
+    syswrite $out, "CONN $conns RESENT $resent\n";
 }
 
 sub run {
@@ -88,7 +106,10 @@ sub run {
     $o{timeout} //= 60;          # per answer
     my @at = @{ $o{at} || [] };
     my %r = (status => {}, ok => 0, failed => 0, done => 0, errors => [],
-             max_latency => 0, connections => 0, latencies => []);
+             max_latency => 0, connections => 0, resent => 0, latencies => []);
+    # A crashed httpd child also closes connections without an answer, and
+    # the resend would hide it: crashes count as failed requests.
+    my $mark = log_mark();
     # Resolved here, once: the children only connect.
     $o{port} = vhost_port($o{vhost});
     my $t0 = time;
@@ -125,7 +146,11 @@ sub run {
             }
             while ($buf{$fd} =~ s/^([^\n]*)\n//) {
                 my $line = $1;
-                if ($line =~ /^CONN (\d+)/) { $r{connections} += $1; next }
+                if ($line =~ /^CONN (\d+) RESENT (\d+)/) {
+                    $r{connections} += $1;
+                    $r{resent} += $2;
+                    next;
+                }
                 my ($status, $ms, $detail) = $line =~ /^(\d+) (\d+) ?(.*)$/ or next;
                 $r{done}++;
                 $r{status}{$status}++;
@@ -158,6 +183,13 @@ sub run {
     $r{elapsed} = time - $t0;
     $r{missing} = $o{requests} - $r{done};
     $r{failed} += $r{missing};
+    my @crashes = log_since($mark) =~ /^(.*exit signal.*)$/mg;
+    if (@crashes) {
+        $r{crashes} = @crashes;
+        $r{failed} += @crashes;
+        $r{ok} -= @crashes < $r{ok} ? @crashes : $r{ok};
+        push @{ $r{errors} }, "httpd child crashed: $_" for @crashes;
+    }
     my @l = sort { $a <=> $b } @{ $r{latencies} };
     $r{p50} = @l ? $l[int(@l * 0.50)] : 0;
     $r{p99} = @l ? $l[int(@l * 0.99)] : 0;
@@ -168,10 +200,12 @@ sub run {
 # "200=1998 503=2" and friends, for diag.
 sub summary {
     my $r = shift;
-    return sprintf '%d answers in %.1f s (%s), %d missing, %d connections, p50 %d ms, p99 %d ms, max %d ms',
+    return sprintf '%d answers in %.1f s (%s), %d missing, %d connections, p50 %d ms, p99 %d ms, max %d ms%s%s',
         $r->{done}, $r->{elapsed},
         join(' ', map { "$_=$r->{status}{$_}" } sort keys %{ $r->{status} }) || 'none',
-        $r->{missing}, $r->{connections}, $r->{p50}, $r->{p99}, $r->{max_latency};
+        $r->{missing}, $r->{connections}, $r->{p50}, $r->{p99}, $r->{max_latency},
+        $r->{resent} ? ", $r->{resent} resent after httpd closed a kept-alive connection" : '',
+        $r->{crashes} ? ", $r->{crashes} httpd child crash(es)" : '';
 }
 
 1;
