@@ -190,7 +190,6 @@ struct vf_conn {
     apr_pool_t *pool;               /* owns the socket */
     apr_socket_t *sock;
     apr_time_t idle_since;
-    apr_time_t busy_since;          /* this request's, from acquire */
     unsigned requests;              /* served on this connection */
     apr_size_t presend;             /* bytes of the next request's head the
                                      * thread that handed it over wrote */

@@ -65,14 +65,13 @@
 /* How often the reaper runs. */
 #define VF_REAP_PERIOD      apr_time_from_msec(50)
 /* How long a request waits for one of its process's connections before it
- * joins the backend's listen queue instead (and so makes the processes
- * holding the connections give one up): VF_WAIT_TURNS times the time a
- * connection is typically busy, so a process spills over when its queue is
- * much longer than its share of connections can serve, within these
- * bounds. */
-#define VF_WAIT_TURNS       4
-#define VF_WAIT_MIN         apr_time_from_msec(10)
-#define VF_WAIT_MAX         apr_time_from_sec(1)
+ * joins the backend's listen queue instead.  Short: the backend's queue is
+ * the only one all httpd processes share, and a connection released into
+ * a process with nobody waiting makes way for it at once, so a process
+ * holding few of the connections does not hold its requests back for
+ * long.  Handing over saves a connection's set-up and tear-down per
+ * request, which matters for fast scripts only. */
+#define VF_LOCAL_WAIT       apr_time_from_msec(10)
 
 typedef enum {
     W_WAITING,                      /* in the cache's queue */
@@ -98,8 +97,6 @@ struct vf_conn_cache {
     int n_idle;
     volatile apr_uint32_t held;     /* open connections of this process */
     vf_waiter *first, *last;        /* waiting requests, first come first */
-    apr_interval_time_t busy_avg;   /* moving average of a request's time
-                                     * on a connection */
 };
 
 /* ------------------------------------------------------------------ */
@@ -395,8 +392,6 @@ static void hand_over(vf_pool *pool, vf_waiter *w, vf_conn *c)
     }
     w->conn = c;
     if (c) {
-        /* Busy for the waiter from now (it wakes only with the answer). */
-        c->busy_since = c->idle_since;
         c->presend = (apr_size_t)n;
         ev.data.u64 = 1;
         apr_os_sock_get(&fd, c->sock);
@@ -413,14 +408,13 @@ static void hand_over(vf_pool *pool, vf_waiter *w, vf_conn *c)
     apr_atomic_set32(&w->state, W_READY);
 }
 
-/* Sleeps until hand_over() or until the wait is too long (patience, see
- * VF_WAIT_TURNS).  Returns 1 when something was handed over (w->conn, or
- * NULL for a slot), 0 when the wait ended and w left the queue. */
-static int wait_local(vf_pool *pool, vf_waiter *w,
-                      apr_interval_time_t patience)
+/* Sleeps until hand_over() or VF_LOCAL_WAIT.  Returns 1 when something
+ * was handed over (w->conn, or NULL for a slot), 0 when the wait ended
+ * and w left the queue. */
+static int wait_local(vf_pool *pool, vf_waiter *w)
 {
     struct vf_conn_cache *cache = pool->cache;
-    apr_time_t until = apr_time_now() + patience;
+    apr_time_t until = apr_time_now() + VF_LOCAL_WAIT;
     struct epoll_event ev[2];
     apr_os_sock_t fd;
     eventfd_t count;
@@ -471,15 +465,11 @@ vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
         apr_thread_mutex_lock(cache->mutex);
         c = pop_idle(cache);
         if (!c && should_wait(pool, cache) && waiter_fds(&w) == 0) {
-            apr_interval_time_t patience = VF_WAIT_TURNS * cache->busy_avg;
-
             w.head = head;
             w.nhead = nhead;
             enqueue(cache, &w);
             apr_thread_mutex_unlock(cache->mutex);
-            patience = patience < VF_WAIT_MIN ? VF_WAIT_MIN
-                       : patience > VF_WAIT_MAX ? VF_WAIT_MAX : patience;
-            if (wait_local(pool, &w, patience)) {
+            if (wait_local(pool, &w)) {
                 if (w.conn) {
                     return w.conn;
                 }
@@ -493,37 +483,33 @@ vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
         }
         if (still_open(c)) {
             c->presend = 0;
-            c->busy_since = apr_time_now();
             return c;
         }
         conn_close(pool, c);
     }
-    if ((c = connect_new(pool, r, slot, status))) {
-        c->busy_since = apr_time_now();
-    }
-    return c;
+    return connect_new(pool, r, slot, status);
 }
 
 void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
 {
     struct vf_conn_cache *cache = pool->cache;
     vf_waiter *w = NULL;
-    int keep;
+    int keep, queued = vf_conn_backend_queue(pool) > 0;
 
     c->requests++;
     c->idle_since = apr_time_now();
     /* While connections wait at the backend, a connection this process
      * keeps busy would hold its worker from them forever: every few
      * requests it makes way, and the backend's first-come queue moves. */
-    keep = reusable && !(c->requests % VF_MAKE_WAY_EVERY == 0
-                         && vf_conn_backend_queue(pool) > 0);
+    keep = reusable && !(queued && c->requests % VF_MAKE_WAY_EVERY == 0);
     apr_thread_mutex_lock(cache->mutex);
-    cache->busy_avg += (c->idle_since - c->busy_since - cache->busy_avg) / 8;
     if ((keep || !reusable) && cache->first) {
         w = dequeue(cache, NULL);
         apr_atomic_set32(&w->state, W_ASSIGNED);
     }
-    else if (keep && cache->n_idle < pool->max_idle) {
+    else if (keep && !queued && cache->n_idle < pool->max_idle) {
+        /* (With connections queued at the backend, one that nobody here
+         * waits for makes way at once instead.) */
         cache->idle[cache->n_idle++] = c;
         apr_atomic_inc32(&pool->shared->idle);
         c = NULL;
