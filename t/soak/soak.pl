@@ -529,7 +529,8 @@ check($end_spawner && $end_spawner == $spawner,
 check(join(',', @end_kids) eq $rss_start->{kids},
       "httpd's children are the same processes (@end_kids)");
 my @stuck = grep { my $s = $status->{$_};
-                   !$s || $s->{busy} || $s->{queued_at_backend} || $s->{inflight}
+                   !$s || $s->{busy} || $s->{waiting} || $s->{queued_at_backend}
+                   || $s->{inflight}
                    || $s->{open} > $s->{max_conns} } @POOLS;
 check(!@stuck, 'after the load, no pool has busy/waiting/in-flight '
       . 'requests or more connections than max' . (@stuck ? ": @stuck" : ''));

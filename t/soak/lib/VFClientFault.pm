@@ -214,7 +214,8 @@ sub check_status {
     # Requests still finishing on another thread: give them a moment.
     wait_for(sub {
         $st = status_json($self->h, 'php.test') or return 0;
-        !grep { $_->{busy} || $_->{queued_at_backend} || $_->{inflight} } values %$st;
+        !grep { $_->{busy} || $_->{waiting} || $_->{queued_at_backend} || $_->{inflight} }
+            values %$st;
     }, 5, 0.1);
     ok($st, "$what: status page") or return;
     for my $name (sort keys %$st) {
@@ -228,8 +229,8 @@ sub check_status {
         cmp_ok($e->{broken}, '<=', $allow{"${be}_broken"} // 0,
                "$what: $be pool: responses cut off ($e->{broken}) only "
                . "where the client went away");
-        ok(!$p->{busy} && !$p->{queued_at_backend} && !$p->{inflight}
-           && $p->{open} <= $p->{max_conns},
+        ok(!$p->{busy} && !$p->{waiting} && !$p->{queued_at_backend}
+           && !$p->{inflight} && $p->{open} <= $p->{max_conns},
            "$what: $be pool: nothing busy or waiting, $p->{open} open of "
            . "max $p->{max_conns}, $p->{reused} reused")
             or diag explain $p;
