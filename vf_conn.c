@@ -74,8 +74,8 @@
 #define VF_LOCAL_WAIT       apr_time_from_msec(10)
 
 typedef enum {
-    W_WAITING,                      /* in the cache's queue */
-    W_ASSIGNED,                     /* taken off it by a releasing thread */
+    W_WAITING,                      /* in the cache's queue, or just taken
+                                     * off it by a releasing thread */
     W_READY                         /* conn (or a slot, conn NULL) is ours */
 } vf_wait_state;
 
@@ -86,6 +86,7 @@ typedef struct vf_waiter {
     int evfd;                       /* in epfd: "a slot, connect yourself" */
     volatile apr_uint32_t state;    /* vf_wait_state */
     vf_conn *conn;
+    int rang;                       /* woken through evfd */
     const struct iovec *head;       /* written for it on hand-over */
     int nhead;
 } vf_waiter;
@@ -112,7 +113,8 @@ int vf_conn_backend_queue(const vf_pool *pool)
            ? (int)(open - (apr_uint32_t)pool->max_conns) : 0;
 }
 
-/* The socket closes; its slot of max_conns goes to a waiting request. */
+/* The socket closes but its slot of max_conns stays counted in open, for
+ * a waiting request to connect in. */
 static void conn_drop(vf_pool *pool, vf_conn *c)
 {
     apr_pool_destroy(c->pool);
@@ -312,6 +314,7 @@ static void enqueue(struct vf_conn_cache *cache, vf_waiter *w)
     w->next = NULL;
     w->state = W_WAITING;
     w->conn = NULL;
+    w->rang = 0;
     if (cache->last) {
         cache->last->next = w;
     }
@@ -365,7 +368,7 @@ static apr_ssize_t presend(vf_conn *c, const vf_waiter *w)
     return n;
 }
 
-/* Gives an assigned waiter the connection c, or its slot when c is NULL,
+/* Gives a dequeued waiter the connection c, or its slot when c is NULL,
  * and wakes it: at once when it has to write itself, otherwise when the
  * answer arrives. */
 static void hand_over(vf_pool *pool, vf_waiter *w, vf_conn *c)
@@ -400,6 +403,7 @@ static void hand_over(vf_pool *pool, vf_waiter *w, vf_conn *c)
             return;
         }
     }
+    w->rang = 1;
     /* The wake-up before READY: once READY, w may be gone (its thread
      * can see READY without sleeping again), and the waiter reads the
      * eventfd back only after READY.  Waking a moment early only makes it
@@ -436,7 +440,8 @@ static int wait_local(vf_pool *pool, vf_waiter *w)
             return 0;
         }
         apr_thread_mutex_unlock(cache->mutex);
-        /* Assigned: the releasing thread is handing over right now. */
+        /* Not queued any more: a releasing thread is handing over right
+         * now. */
         while (apr_atomic_read32(&w->state) != W_READY) {
             sched_yield();
         }
@@ -445,7 +450,9 @@ static int wait_local(vf_pool *pool, vf_waiter *w)
         apr_os_sock_get(&fd, w->conn->sock);
         epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL);
     }
-    eventfd_read(w->evfd, &count);
+    if (w->rang) {
+        eventfd_read(w->evfd, &count);
+    }
     return 1;
 }
 
@@ -505,7 +512,6 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
     apr_thread_mutex_lock(cache->mutex);
     if ((keep || !reusable) && cache->first) {
         w = dequeue(cache, NULL);
-        apr_atomic_set32(&w->state, W_ASSIGNED);
     }
     else if (keep && !queued && cache->n_idle < pool->max_idle) {
         /* (With connections queued at the backend, one that nobody here

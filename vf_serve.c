@@ -64,6 +64,8 @@ static int serve(request_rec *r, vf_pool *pool, vf_outcome *outcomep)
         /* A body still to be read from the client cannot be sent twice,
          * so it never rides on a kept connection that might be closing
          * (a worker recycled or retired just now): it gets a new one. */
+        /* (Only a request without a body is written whole by the thread
+         * that hands a connection over.) */
         vf_conn *c = vf_conn_acquire(pool, r,
                                      attempt > 0 || !body->complete,
                                      x.head, x.nhead == 3 ? 3 : 0, &status);
