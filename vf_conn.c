@@ -381,7 +381,7 @@ static void hand_over(vf_pool *pool, vf_waiter *w, vf_conn *c)
 
     memset(&ev, 0, sizeof(ev));
     ev.events = EPOLLOUT;
-    if (c && w->head) {
+    if (c && w->nhead) {
         for (i = 0; i < w->nhead; i++) {
             total += w->head[i].iov_len;
         }

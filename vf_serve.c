@@ -68,7 +68,8 @@ static int serve(request_rec *r, vf_pool *pool, vf_outcome *outcomep)
          * that hands a connection over.) */
         vf_conn *c = vf_conn_acquire(pool, r,
                                      attempt > 0 || !body->complete,
-                                     x.head, x.nhead == 3 ? 3 : 0, &status);
+                                     x.nhead == 3 ? x.head : NULL,
+                                     x.nhead == 3 ? 3 : 0, &status);
 
         if (!c) {
             break;
