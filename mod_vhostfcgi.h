@@ -185,6 +185,7 @@ void vf_pools_child_init(apr_pool_t *pchild, server_rec *s);
 /* ------------------------------------------------------------------ */
 
 typedef struct vf_conn vf_conn;
+struct vf_waiter;
 
 struct vf_conn {
     apr_pool_t *pool;               /* owns the socket */
@@ -193,6 +194,10 @@ struct vf_conn {
     unsigned requests;              /* served on this connection */
     apr_size_t presend;             /* bytes of the next request's head the
                                      * thread that handed it over wrote */
+    struct vf_waiter *promised;     /* the waiting request whose head was
+                                     * written on it before this request's
+                                     * answer was read: it gets c next */
+    apr_ssize_t promised_sent;      /* of that head; -1: c was dead */
 };
 
 /* In each child: the pools' connection caches and their reaper thread. */
@@ -211,6 +216,14 @@ vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
 /* How many connections wait in the backend's listen queue for a worker
  * (more open across processes than max_conns); 0 when uncapped. */
 int vf_conn_backend_queue(const vf_pool *pool);
+
+/* For vf_exchange.c, when the whole answer of the request on c is in the
+ * socket, not yet read: is a request of this process waiting that c will
+ * go to on release (cheap, no lock)?  And if so, write that request's
+ * head on c now, so the backend finds it as soon as it is done, and the
+ * release gives c to it (whatever the outcome of the request on c). */
+int vf_conn_next_wanted(vf_pool *pool, const vf_conn *c);
+int vf_conn_write_next(vf_pool *pool, vf_conn *c);
 
 /* To a request of this process waiting for one, else back to the idle set
  * when reusable and there is room; closed otherwise. */
@@ -369,6 +382,13 @@ typedef struct {
     struct iovec params;        /* from vf_env_encode */
     apr_size_t head_sent;       /* of head, already written by another
                                  * thread (vf_conn.c's hand-over) */
+    /* Optional, for a pool's connection: asked once, at the first read of
+     * the answer, whether a next request waits for this connection; if so
+     * and the whole rest of the answer is already in the socket, told to
+     * write that request now, before the answer is read. */
+    int (*next_wanted)(void *data);
+    int (*write_next)(void *data);      /* 1: it did */
+    void *next_data;
     /* BEGIN_REQUEST, PARAMS and, without a body, the empty STDIN record:
      * set by vf_exchange_head() */
     struct iovec head[3];

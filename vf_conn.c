@@ -17,11 +17,14 @@
  *  - at max_conns, a request whose process holds connections waits for one
  *    of them, first come first served: the finishing request hands its
  *    connection straight over, with the waiter's request already written
- *    on it, so the waiting thread sleeps once, until the answer is there;
+ *    on it, so the waiting thread sleeps once, until the answer is there
+ *    (written even before the finishing request reads its answer, when
+ *    all of that answer is already in the socket: vf_exchange.c);
  *  - past a short wait (another process may hold every connection), or
  *    when its process holds none, a request opens a connection anyway and
  *    waits in the backend's listen queue, first come, first served across
- *    all httpd processes;
+ *    all httpd processes (unless connections wait there already: then it
+ *    waits on in its process);
  *  - a finished request's connection is kept (LIFO, bounded by max_idle);
  *  - a reaper thread in each process closes idle connections when they
  *    expire (idle_ttl), so idle sites give their workers back, and, while
@@ -46,7 +49,6 @@
 #include "apr_thread_proc.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -368,34 +370,36 @@ static apr_ssize_t presend(vf_conn *c, const vf_waiter *w)
     return n;
 }
 
-/* Gives a dequeued waiter the connection c, or its slot when c is NULL,
- * and wakes it: at once when it has to write itself, otherwise when the
- * answer arrives. */
-static void hand_over(vf_pool *pool, vf_waiter *w, vf_conn *c)
+/* What hand_over() writes for w on c before giving it: its whole head,
+ * or as much as the socket takes.  -1 when c is dead. */
+static apr_ssize_t write_for(vf_conn *c, const vf_waiter *w)
+{
+    return w->nhead ? presend(c, w) : 0;
+}
+
+/* Gives a dequeued waiter the connection c, with sent bytes of its head
+ * already written on it (-1: c turned out dead; its slot is given
+ * instead), and wakes it: at once when it has to write itself, otherwise
+ * when the answer arrives. */
+static void give(vf_pool *pool, vf_waiter *w, vf_conn *c, apr_ssize_t sent)
 {
     struct epoll_event ev;
     apr_size_t total = 0;
-    apr_ssize_t n = 0;
     apr_os_sock_t fd;
     int i;
 
-    memset(&ev, 0, sizeof(ev));
-    ev.events = EPOLLOUT;
-    if (c && w->nhead) {
-        for (i = 0; i < w->nhead; i++) {
-            total += w->head[i].iov_len;
-        }
-        if ((n = presend(c, w)) < 0) {
-            conn_drop(pool, c);
-            c = NULL;
-        }
-        else if ((apr_size_t)n == total) {
-            ev.events = EPOLLIN;
-        }
+    for (i = 0; i < w->nhead; i++) {
+        total += w->head[i].iov_len;
     }
+    if (c && sent < 0) {
+        conn_drop(pool, c);
+        c = NULL;
+    }
+    memset(&ev, 0, sizeof(ev));
+    ev.events = w->nhead && (apr_size_t)sent == total ? EPOLLIN : EPOLLOUT;
     w->conn = c;
     if (c) {
-        c->presend = (apr_size_t)n;
+        c->presend = (apr_size_t)sent;
         ev.data.u64 = 1;
         apr_os_sock_get(&fd, c->sock);
         if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
@@ -412,9 +416,15 @@ static void hand_over(vf_pool *pool, vf_waiter *w, vf_conn *c)
     apr_atomic_set32(&w->state, W_READY);
 }
 
-/* Sleeps until hand_over() or VF_LOCAL_WAIT.  Returns 1 when something
- * was handed over (w->conn, or NULL for a slot), 0 when the wait ended
- * and w left the queue. */
+static void hand_over(vf_pool *pool, vf_waiter *w, vf_conn *c)
+{
+    give(pool, w, c, c ? write_for(c, w) : 0);
+}
+
+/* Sleeps until hand_over() or VF_LOCAL_WAIT (longer while connections
+ * wait at the backend).  Returns 1 when something was handed over
+ * (w->conn, or NULL for a slot), 0 when the wait ended and w left the
+ * queue. */
 static int wait_local(vf_pool *pool, vf_waiter *w)
 {
     struct vf_conn_cache *cache = pool->cache;
@@ -422,16 +432,30 @@ static int wait_local(vf_pool *pool, vf_waiter *w)
     struct epoll_event ev[2];
     apr_os_sock_t fd;
     eventfd_t count;
+    int queued = 1;
 
     while (apr_atomic_read32(&w->state) != W_READY) {
         apr_time_t left = until - apr_time_now();
-        int ms = left > 0 ? (int)apr_time_as_msec(left + 999) : 0;
+        int ms = !queued ? -1
+                 : left > 0 ? (int)apr_time_as_msec(left + 999) : 0;
 
         if (epoll_wait(w->epfd, ev, 2, ms) != 0
             || apr_atomic_read32(&w->state) == W_READY) {
             continue;
         }
-        if (left > 0) {
+        if (!queued || left > 0) {
+            continue;
+        }
+        if (vf_conn_backend_queue(pool) > 0
+            && apr_atomic_read32(&cache->held) > 0) {
+            /* Connections wait at the backend already, and each of them
+             * makes kept connections close to let it in: joining them
+             * would take connections from the requests waiting here,
+             * whose waits then run out too, until most requests go
+             * through the backend's queue, each on a new connection (seen
+             * in benchmarks: 50 opened per 1000 requests instead of 1).
+             * Wait on, in place; the queue there drains. */
+            until = apr_time_now() + VF_LOCAL_WAIT;
             continue;
         }
         apr_thread_mutex_lock(cache->mutex);
@@ -440,11 +464,11 @@ static int wait_local(vf_pool *pool, vf_waiter *w)
             return 0;
         }
         apr_thread_mutex_unlock(cache->mutex);
-        /* Not queued any more: a releasing thread is handing over right
-         * now. */
-        while (apr_atomic_read32(&w->state) != W_READY) {
-            sched_yield();
-        }
+        /* Not queued any more: a finishing request took w, and gives it
+         * a connection or a slot as soon as it is done with it (it may
+         * have written w's request already, ahead of reading its own
+         * answer), which wakes this sleep. */
+        queued = 0;
     }
     if (w->conn) {
         apr_os_sock_get(&fd, w->conn->sock);
@@ -497,6 +521,31 @@ vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
     return connect_new(pool, r, slot, status);
 }
 
+/* Will c go on to a waiter of this process when it is released?  (A hint
+ * read without the lock: a promise is only made under it.) */
+int vf_conn_next_wanted(vf_pool *pool, const vf_conn *c)
+{
+    return pool->cache->first != NULL
+           && !(vf_conn_backend_queue(pool) > 0
+                && (c->requests + 1) % VF_MAKE_WAY_EVERY == 0);
+}
+
+int vf_conn_write_next(vf_pool *pool, vf_conn *c)
+{
+    struct vf_conn_cache *cache = pool->cache;
+    vf_waiter *w;
+
+    apr_thread_mutex_lock(cache->mutex);
+    w = dequeue(cache, NULL);
+    apr_thread_mutex_unlock(cache->mutex);
+    if (!w) {
+        return 0;
+    }
+    c->promised = w;
+    c->promised_sent = write_for(c, w);
+    return 1;
+}
+
 void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
 {
     struct vf_conn_cache *cache = pool->cache;
@@ -505,6 +554,16 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
 
     c->requests++;
     c->idle_since = apr_time_now();
+    if (c->promised) {
+        /* Its request is on c already, so c goes to it whatever this
+         * request's outcome: the connection is positioned after a whole
+         * answer (vf_exchange.c read exactly that), and closing it would
+         * leave the request to run without anyone reading the answer. */
+        w = c->promised;
+        c->promised = NULL;
+        give(pool, w, c, c->promised_sent);
+        return;
+    }
     /* While connections wait at the backend, a connection this process
      * keeps busy would hold its worker from them forever: every few
      * requests it makes way, and the backend's first-come queue moves. */

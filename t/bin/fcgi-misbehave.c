@@ -692,6 +692,7 @@ static enum outcome sc_echo(struct conn *c, struct request *r)
 {
     struct buf b = { 0 };
 
+    msleep(opt_num(r, "ms", 0, 0, 86400000));
     buf_str(&b, text_plain);
     if (r->npairs > 0)      /* qsort() wants a valid pointer even for 0 */
         qsort(r->pairs, r->npairs, sizeof *r->pairs, cmp_pair_name);
@@ -1047,7 +1048,8 @@ struct scenario {
 
 static const struct scenario scenarios[] = {
     { "echo",          sc_echo,
-      "params sorted by name as NAME=VALUE, then STDIN_BYTES and STDIN_SUM" },
+      "(after ?ms=0) params sorted by name as NAME=VALUE, then STDIN_BYTES "
+      "and STDIN_SUM" },
     { "hello",         sc_hello,        "a minimal \"hello\" (benchmarks)" },
     { "stats",         sc_stats,        "accepted/begun/completed counters" },
     { "sleep",         sc_sleep,        "sleep ?ms=1000, then \"slept\"" },

@@ -12,6 +12,8 @@ package VhostFcgi::Load;
 #       clients => 20, requests => 2000, keepalive => 1,
 #       deadline => 120,                    # seconds for everything
 #       at => [1000 => sub { ... }],        # once 1000 answers are in
+#       expect => sub { my ($path, $res) = @_; ... },   # a 200 whose body
+#                                           # is wrong: returns why, else ''
 #   );
 #   $r->{status}{200}, $r->{ok}, $r->{failed}, $r->{done}, $r->{missing},
 #   $r->{errors} (up to 20 lines "status detail"), $r->{elapsed},
@@ -77,6 +79,11 @@ sub _client {
                 $status = $res->{status};
                 $detail = $res->{complete} ? '' : 'incomplete body';
                 $status = 0 if !$res->{complete};
+                if ($status == 200 && $o{expect}) {
+                    # another request's answer, say
+                    my $wrong = $o{expect}->($path, $res);
+                    ($status, $detail) = (0, $wrong) if $wrong;
+                }
             }
             $served++;
             if (!$o{keepalive} || !defined $res->{status} || !$res->{complete} || $res->{eof}

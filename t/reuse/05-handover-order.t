@@ -1,0 +1,44 @@
+# Requests over a capped pool's max wait in httpd and get a finishing
+# request's connection handed over; when the finishing request's whole
+# answer is already in the socket, the waiting request is written on the
+# connection before that answer is read (vf_exchange.c, write_next_early).
+# Every answer must still reach the request it belongs to: 16 keep-alive
+# clients, 4 connections (fcgi-misbehave, vhost vf_reuse_mb, max=4), each
+# request with a token of its own in the query string, which the "echo"
+# scenario sends back as QUERY_STRING (after 1 ms, so requests queue).  And the early path must really be
+# taken: the vhost logs its trace2 line for each time it is.
+use strict;
+use warnings FATAL => 'all';
+
+use Apache::Test qw(-withtestmore);
+use VhostFcgi::Test qw(:all);
+use VhostFcgi::Pools qw(pools_skip_reason);
+use VhostFcgi::Load ();
+
+if (my $why = pools_skip_reason()) { plan skip_all => $why }
+plan skip_all => 'fcgi-misbehave not built' unless misbehave_available();
+plan tests => 4;
+
+my $mark = log_mark();
+my $r = VhostFcgi::Load::run(
+    vhost => 'vf_reuse_mb', clients => 16, requests => 1600, keepalive => 1,
+    deadline => 120, timeout => 30,
+    path => sub { "/mbh/echo.php?ms=1&tok=$$-$_[0]" },
+    expect => sub {
+        my ($path, $res) = @_;
+        my ($tok) = $path =~ /tok=([\w-]+)/;
+        return $res->{body} =~ /^QUERY_STRING=ms=1&tok=\Q$tok\E$/m ? ''
+             : 'answer for another request: '
+               . (($res->{body} =~ /^QUERY_STRING=(.*)$/m)[0] // '(no QUERY_STRING)');
+    });
+diag('16 keep-alive clients, 4 connections, echo: ' . VhostFcgi::Load::summary($r));
+is($r->{done}, 1600, 'every one of 1600 requests got an answer');
+is($r->{ok}, 1600, 'each answer is 200 and carries its own request\'s token')
+    or diag(join "\n", @{ $r->{errors} });
+
+my $log = log_since($mark);
+my $early = () = $log =~ /the next waiting request was written on the connection/g;
+diag("requests written before the previous answer was read: $early");
+cmp_ok($early, '>', 0, 'waiting requests were written on connections ahead of reading the answer');
+my @bad = grep { /\[(?:\w+:)?(?:error|crit|alert|emerg)\]/ } split /\n/, $log;
+is(scalar @bad, 0, 'no error logged') or diag(join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]);
