@@ -408,7 +408,9 @@ static apr_size_t write_next_early(vf_xstate *xs)
  * (after flushing what the client has not seen yet). */
 static apr_status_t receive_some(vf_xstate *xs)
 {
-    apr_size_t len = xs->x->next_wanted && !xs->next_asked
+    /* (Not while this request is still being written: the next one would
+     * land inside its STDIN stream.) */
+    apr_size_t len = xs->x->next_wanted && !xs->next_asked && xs->stdin_done
                      ? write_next_early(xs) : VF_IOBUF_SIZE;
     apr_status_t rv = apr_socket_recv(xs->x->sock, (char *)xs->iobuf, &len);
 

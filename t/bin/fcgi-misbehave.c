@@ -550,6 +550,8 @@ struct request {
     int active;
     unsigned id, role, flags;
     int params_done, stdin_done;
+    int answered;                       /* answer-early: END_REQUEST is out,
+                                         * STDIN still to be read */
     unsigned char *params;              /* the PARAMS stream, concatenated */
     size_t params_len, params_cap;
     struct pair *pairs;                 /* decoded once the stream ended */
@@ -725,6 +727,20 @@ static enum outcome sc_stats(struct conn *c, struct request *r)
              atomic_load(&counters->accepted), atomic_load(&counters->begun),
              atomic_load(&counters->completed));
     return respond(c, r, body);
+}
+
+/* Run as soon as PARAMS ended (see handle_record): answers, then reads the
+ * request's STDIN only after ?ms=200, as an application that refuses a
+ * body it has not read (a 413) does; a proxy still writing the body finds
+ * the socket full and the whole answer there. */
+static enum outcome sc_answer_early(struct conn *c, struct request *r)
+{
+    enum outcome o = respond(c, r, "Status: 413 Too Big\r\n"
+                                   "Content-Type: text/plain\r\n\r\n"
+                                   "refused before reading the body\n");
+
+    msleep(opt_num(r, "ms", 200, 0, 86400000));
+    return o;
 }
 
 static enum outcome sc_sleep(struct conn *c, struct request *r)
@@ -1053,6 +1069,8 @@ static const struct scenario scenarios[] = {
     { "hello",         sc_hello,        "a minimal \"hello\" (benchmarks)" },
     { "stats",         sc_stats,        "accepted/begun/completed counters" },
     { "sleep",         sc_sleep,        "sleep ?ms=1000, then \"slept\"" },
+    { "answer-early",  sc_answer_early,
+      "413 as soon as PARAMS end, then STDIN is read after ?ms=200" },
     { "status",        sc_status,       "Status: ?code=418 Teapot" },
     { "cookies",       sc_cookies,      "two Set-Cookie headers" },
     { "location",      sc_location,     "Location: /local/target, no Status" },
@@ -1249,7 +1267,7 @@ static enum outcome begin_request(struct conn *c, struct request *r,
     r->id = rec->id;
     r->role = (unsigned)rec->content[0] << 8 | rec->content[1];
     r->flags = rec->content[2];
-    r->params_done = r->stdin_done = 0;
+    r->params_done = r->stdin_done = r->answered = 0;
     r->params_len = 0;
     r->npairs = 0;
     r->stdin_bytes = 0;
@@ -1287,6 +1305,15 @@ static enum outcome handle_record(struct conn *c, struct request *r,
             return NEXT;
         if (rec->clen == 0) {
             r->params_done = 1;
+            if (!r->stdin_done) {
+                decode_params(r);
+                if (pick_scenario(r)->run == sc_answer_early) {
+                    if (sc_answer_early(c, r) == CLOSE)
+                        return request_done(c, r, CLOSE);
+                    r->answered = 1;
+                    return NEXT;
+                }
+            }
             break;
         }
         if (r->params_len + rec->clen > MAX_PARAMS_BYTES) {
@@ -1319,6 +1346,10 @@ static enum outcome handle_record(struct conn *c, struct request *r,
         return NEXT;
     }
 
+    if (r->answered) {
+        /* answer-early: the rest of STDIN has been read now */
+        return r->stdin_done ? request_done(c, r, NEXT) : NEXT;
+    }
     /* Both streams complete (in whichever order they ended): answer. */
     if (r->params_done && r->stdin_done)
         return run_request(c, r);
