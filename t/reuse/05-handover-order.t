@@ -5,8 +5,9 @@
 # Every answer must still reach the request it belongs to: 16 keep-alive
 # clients, 4 connections (fcgi-misbehave, vhost vf_reuse_mb, max=4), each
 # request with a token of its own in the query string, which the "echo"
-# scenario sends back as QUERY_STRING (after 1 ms, so requests queue).  And the early path must really be
-# taken: the vhost logs its trace2 line for each time it is.
+# scenario sends back as QUERY_STRING (after 1 ms, so requests queue).
+# And the early path must really be taken: the vhost logs its trace2 line
+# for each time it is.
 #
 # And never while a request is still being written: 20 uploads of 1 MB
 # that the backend answers (413) before it reads them ("answer-early"),
