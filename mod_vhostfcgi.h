@@ -383,9 +383,10 @@ typedef struct {
     apr_size_t head_sent;       /* of head, already written by another
                                  * thread (vf_conn.c's hand-over) */
     /* Optional, for a pool's connection: asked once, at the first read of
-     * the answer, whether a next request waits for this connection; if so
-     * and the whole rest of the answer is already in the socket, told to
-     * write that request now, before the answer is read. */
+     * the answer after the request was written whole, whether a next
+     * request waits for this connection; if so and the whole rest of the
+     * answer is already in the socket, told to write that request now,
+     * before the answer is read. */
     int (*next_wanted)(void *data);
     int (*write_next)(void *data);      /* 1: it did */
     void *next_data;
