@@ -28,18 +28,26 @@ if (my $why = pools_skip_reason()) { plan skip_all => $why }
 plan skip_all => 'fcgi-misbehave not built' unless misbehave_available();
 plan tests => 7;
 
+# Keep-alive clients on the echo scenario (after ms), each request with a
+# token of its own (client pid and number) that must come back in its own
+# answer as QUERY_STRING.
+sub echo_load {
+    my (%o) = @_;
+    return VhostFcgi::Load::run(
+        vhost => 'vf_reuse_mb', clients => $o{clients}, requests => $o{requests},
+        keepalive => 1, deadline => 120, timeout => 30,
+        path => sub { "/mbh/echo.php?ms=$o{ms}&tok=$$-$_[0]" },
+        expect => sub {
+            my ($path, $res) = @_;
+            my ($query) = $path =~ /\?(.*)$/;
+            return $res->{body} =~ /^QUERY_STRING=\Q$query\E$/m ? ''
+                 : 'answer for another request: '
+                   . (($res->{body} =~ /^QUERY_STRING=(.*)$/m)[0] // '(no QUERY_STRING)');
+        });
+}
+
 my $mark = log_mark();
-my $r = VhostFcgi::Load::run(
-    vhost => 'vf_reuse_mb', clients => 16, requests => 1600, keepalive => 1,
-    deadline => 120, timeout => 30,
-    path => sub { "/mbh/echo.php?ms=1&tok=$$-$_[0]" },
-    expect => sub {
-        my ($path, $res) = @_;
-        my ($tok) = $path =~ /tok=([\w-]+)/;
-        return $res->{body} =~ /^QUERY_STRING=ms=1&tok=\Q$tok\E$/m ? ''
-             : 'answer for another request: '
-               . (($res->{body} =~ /^QUERY_STRING=(.*)$/m)[0] // '(no QUERY_STRING)');
-    });
+my $r = echo_load(clients => 16, requests => 1600, ms => 1);
 diag('16 keep-alive clients, 4 connections, echo: ' . VhostFcgi::Load::summary($r));
 is($r->{done}, 1600, 'every one of 1600 requests got an answer');
 is($r->{ok}, 1600, 'each answer is 200 and carries its own request\'s token')
@@ -70,17 +78,7 @@ if (!$pid) {
     POSIX::_exit(0);
 }
 $mark = log_mark();
-$r = VhostFcgi::Load::run(
-    vhost => 'vf_reuse_mb', clients => 24, requests => 4000, keepalive => 1,
-    deadline => 120, timeout => 30,
-    path => sub { "/mbh/echo.php?ms=2&tok=$$-$_[0]" },
-    expect => sub {
-        my ($path, $res) = @_;
-        my ($tok) = $path =~ /tok=([\w-]+)/;
-        return $res->{body} =~ /^QUERY_STRING=ms=2&tok=\Q$tok\E$/m ? ''
-             : 'answer for another request: '
-               . (($res->{body} =~ /^QUERY_STRING=(.*)$/m)[0] // '(no QUERY_STRING)');
-    });
+$r = echo_load(clients => 24, requests => 4000, ms => 2);
 waitpid $pid, 0;
 diag('24 clients, 2 ms, with 20 uploads answered before they are read: ' . VhostFcgi::Load::summary($r));
 is($r->{ok}, 4000, 'every request answered 200 with its own token meanwhile')
