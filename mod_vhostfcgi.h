@@ -217,11 +217,12 @@ vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
  * (more open across processes than max_conns); 0 when uncapped. */
 int vf_conn_backend_queue(const vf_pool *pool);
 
-/* For vf_exchange.c, when the whole answer of the request on c is in the
- * socket, not yet read: is a request of this process waiting that c will
- * go to on release (cheap, no lock)?  And if so, write that request's
- * head on c now, so the backend finds it as soon as it is done, and the
- * release gives c to it (whatever the outcome of the request on c). */
+/* For vf_exchange.c, before the answer of the request on c is read: is a
+ * request of this process waiting that c will go to on release (cheap, no
+ * lock)?  And, once the whole answer is known to be in the socket, write
+ * that request's head on c now (1: it did), so the backend finds it as
+ * soon as it is done; the release then gives c to it, whatever the
+ * outcome of the request on c. */
 int vf_conn_next_wanted(vf_pool *pool, const vf_conn *c);
 int vf_conn_write_next(vf_pool *pool, vf_conn *c);
 
@@ -382,14 +383,12 @@ typedef struct {
     struct iovec params;        /* from vf_env_encode */
     apr_size_t head_sent;       /* of head, already written by another
                                  * thread (vf_conn.c's hand-over) */
-    /* Optional, for a pool's connection: asked once, at the first read of
-     * the answer after the request was written whole, whether a next
-     * request waits for this connection; if so and the whole rest of the
-     * answer is already in the socket, told to write that request now,
-     * before the answer is read. */
-    int (*next_wanted)(void *data);
-    int (*write_next)(void *data);      /* 1: it did */
-    void *next_data;
+    /* A capped pool's connection (NULL otherwise): at the first read of
+     * the answer after the request was written whole, a request waiting
+     * for it may be written on it (vf_conn_write_next) before the answer
+     * is read, when the whole rest of the answer is already there. */
+    vf_pool *pool;
+    vf_conn *conn;
     /* BEGIN_REQUEST, PARAMS and, without a body, the empty STDIN record:
      * set by vf_exchange_head() */
     struct iovec head[3];

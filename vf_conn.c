@@ -91,6 +91,7 @@ typedef struct vf_waiter {
     int rang;                       /* woken through evfd */
     const struct iovec *head;       /* written for it on hand-over */
     int nhead;
+    apr_size_t head_len;            /* of all nhead entries */
 } vf_waiter;
 
 struct vf_conn_cache {
@@ -349,14 +350,18 @@ static vf_waiter *dequeue(struct vf_conn_cache *cache, vf_waiter *w)
     return w;
 }
 
-/* Writes what the socket takes of the waiter's request without blocking.
- * Returns the bytes written, or -1 when the connection is dead. */
+/* Writes what the socket takes of the waiter's request (nothing for one
+ * with a body, which writes itself) without blocking.  Returns the bytes
+ * written, or -1 when the connection is dead. */
 static apr_ssize_t presend(vf_conn *c, const vf_waiter *w)
 {
     struct msghdr mh;
     apr_os_sock_t fd;
     ssize_t n;
 
+    if (!w->nhead) {
+        return 0;
+    }
     memset(&mh, 0, sizeof(mh));
     mh.msg_iov = (struct iovec *)w->head;
     mh.msg_iovlen = w->nhead;
@@ -370,13 +375,6 @@ static apr_ssize_t presend(vf_conn *c, const vf_waiter *w)
     return n;
 }
 
-/* What hand_over() writes for w on c before giving it: its whole head,
- * or as much as the socket takes.  -1 when c is dead. */
-static apr_ssize_t write_for(vf_conn *c, const vf_waiter *w)
-{
-    return w->nhead ? presend(c, w) : 0;
-}
-
 /* Gives a dequeued waiter the connection c, with sent bytes of its head
  * already written on it (-1: c turned out dead; its slot is given
  * instead), and wakes it: at once when it has to write itself, otherwise
@@ -384,19 +382,15 @@ static apr_ssize_t write_for(vf_conn *c, const vf_waiter *w)
 static void give(vf_pool *pool, vf_waiter *w, vf_conn *c, apr_ssize_t sent)
 {
     struct epoll_event ev;
-    apr_size_t total = 0;
     apr_os_sock_t fd;
-    int i;
 
-    for (i = 0; i < w->nhead; i++) {
-        total += w->head[i].iov_len;
-    }
     if (c && sent < 0) {
         conn_drop(pool, c);
         c = NULL;
     }
     memset(&ev, 0, sizeof(ev));
-    ev.events = w->nhead && (apr_size_t)sent == total ? EPOLLIN : EPOLLOUT;
+    ev.events = w->nhead && (apr_size_t)sent == w->head_len ? EPOLLIN
+                                                             : EPOLLOUT;
     w->conn = c;
     if (c) {
         c->presend = (apr_size_t)sent;
@@ -418,7 +412,7 @@ static void give(vf_pool *pool, vf_waiter *w, vf_conn *c, apr_ssize_t sent)
 
 static void hand_over(vf_pool *pool, vf_waiter *w, vf_conn *c)
 {
-    give(pool, w, c, c ? write_for(c, w) : 0);
+    give(pool, w, c, c ? presend(c, w) : 0);
 }
 
 /* Sleeps until hand_over() or VF_LOCAL_WAIT (longer while connections
@@ -490,14 +484,17 @@ vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
     struct vf_conn_cache *cache = pool->cache;
     vf_waiter w;
     vf_conn *c;
-    int slot = 0;
+    int i, slot = 0;
 
+    w.head = head;
+    w.nhead = nhead;
+    for (i = 0, w.head_len = 0; i < nhead; i++) {
+        w.head_len += head[i].iov_len;
+    }
     while (!fresh) {
         apr_thread_mutex_lock(cache->mutex);
         c = pop_idle(cache);
         if (!c && should_wait(pool, cache) && waiter_fds(&w) == 0) {
-            w.head = head;
-            w.nhead = nhead;
             enqueue(cache, &w);
             apr_thread_mutex_unlock(cache->mutex);
             if (wait_local(pool, &w)) {
@@ -521,13 +518,22 @@ vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
     return connect_new(pool, r, slot, status);
 }
 
+/* While connections wait at the backend, a connection this process keeps
+ * busy would hold its worker from them forever: every few requests it
+ * makes way (closes on release), and the backend's first-come queue
+ * moves.  queued: connections wait at the backend; served: its requests,
+ * the one ending included. */
+static int makes_way(int queued, unsigned served)
+{
+    return queued && served % VF_MAKE_WAY_EVERY == 0;
+}
+
 /* Will c go on to a waiter of this process when it is released?  (A hint
  * read without the lock: a promise is only made under it.) */
 int vf_conn_next_wanted(vf_pool *pool, const vf_conn *c)
 {
     return pool->cache->first != NULL
-           && !(vf_conn_backend_queue(pool) > 0
-                && (c->requests + 1) % VF_MAKE_WAY_EVERY == 0);
+           && !makes_way(vf_conn_backend_queue(pool) > 0, c->requests + 1);
 }
 
 int vf_conn_write_next(vf_pool *pool, vf_conn *c)
@@ -542,7 +548,7 @@ int vf_conn_write_next(vf_pool *pool, vf_conn *c)
         return 0;
     }
     c->promised = w;
-    c->promised_sent = write_for(c, w);
+    c->promised_sent = presend(c, w);
     return 1;
 }
 
@@ -564,10 +570,7 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
         give(pool, w, c, c->promised_sent);
         return;
     }
-    /* While connections wait at the backend, a connection this process
-     * keeps busy would hold its worker from them forever: every few
-     * requests it makes way, and the backend's first-come queue moves. */
-    keep = reusable && !(queued && c->requests % VF_MAKE_WAY_EVERY == 0);
+    keep = reusable && !makes_way(queued, c->requests);
     apr_thread_mutex_lock(cache->mutex);
     if ((keep || !reusable) && cache->first) {
         w = dequeue(cache, NULL);

@@ -51,7 +51,7 @@ typedef struct {
     int finished;                   /* the outcome is decided */
     int stdin_done;                 /* the empty STDIN record went out */
     int got_bytes;                  /* the backend sent something */
-    int next_asked;                 /* x->next_wanted was asked */
+    int next_asked;                 /* vf_conn_next_wanted was asked */
     int client_read;                /* body read from the client beyond
                                      * what vf_body had: no replay now */
     int responded;                  /* response headers went to the client */
@@ -391,11 +391,11 @@ static apr_size_t write_next_early(vf_xstate *xs)
     apr_size_t whole;
 
     xs->next_asked = 1;
-    if (!x->next_wanted(x->next_data)
+    if (!vf_conn_next_wanted(x->pool, x->conn)
         || !(whole = whole_answer_waiting(xs))) {
         return VF_IOBUF_SIZE;
     }
-    if (x->write_next(x->next_data)) {
+    if (vf_conn_write_next(x->pool, x->conn)) {
         ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, xs->r,
                       "FastCGI: the next waiting request was written on the "
                       "connection to %s before this answer was read",
@@ -410,7 +410,7 @@ static apr_status_t receive_some(vf_xstate *xs)
 {
     /* (Not while this request is still being written: the next one would
      * land inside its STDIN stream.) */
-    apr_size_t len = xs->x->next_wanted && !xs->next_asked && xs->stdin_done
+    apr_size_t len = xs->x->conn && !xs->next_asked && xs->stdin_done
                      ? write_next_early(xs) : VF_IOBUF_SIZE;
     apr_status_t rv = apr_socket_recv(xs->x->sock, (char *)xs->iobuf, &len);
 

@@ -35,31 +35,11 @@ static void count_request(vf_pool *pool, int status, vf_outcome outcome,
     }
 }
 
-typedef struct {
-    vf_pool *pool;
-    vf_conn *conn;
-} vf_next;
-
-static int next_wanted(void *data)
-{
-    vf_next *n = data;
-
-    return vf_conn_next_wanted(n->pool, n->conn);
-}
-
-static int write_next(void *data)
-{
-    vf_next *n = data;
-
-    return vf_conn_write_next(n->pool, n->conn);
-}
-
 /* Sends an admitted request to its pool and passes on the answer. */
 static int serve(request_rec *r, vf_pool *pool, vf_outcome *outcomep)
 {
     vf_body *body;
     vf_exchange x;
-    vf_next next;
     vf_outcome outcome = VF_OUT_REFUSED;
     int status, attempt;
 
@@ -96,11 +76,8 @@ static int serve(request_rec *r, vf_pool *pool, vf_outcome *outcomep)
         }
         x.sock = c->sock;
         x.head_sent = c->presend;
-        next.pool = pool;
-        next.conn = c;
-        x.next_wanted = pool->max_conns ? next_wanted : NULL;
-        x.write_next = write_next;
-        x.next_data = &next;
+        x.pool = pool;
+        x.conn = pool->max_conns ? c : NULL;
         x.reused = c->requests > 0;
         if (x.reused) {
             apr_atomic_inc32(&pool->shared->reused);
