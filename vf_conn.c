@@ -76,9 +76,11 @@
 #define VF_LOCAL_WAIT       apr_time_from_msec(10)
 
 typedef enum {
-    W_WAITING,                      /* in the cache's queue, or just taken
-                                     * off it by a releasing thread */
-    W_READY                         /* conn (or a slot, conn NULL) is ours */
+    W_WAITING,                      /* not given through the eventfd:
+                                     * queued, taken off the queue, or
+                                     * given c through the epoll set */
+    W_READY                         /* w->conn (or a slot, conn NULL) is
+                                     * ours: given through the eventfd */
 } vf_wait_state;
 
 /* A request waiting for a connection, on its thread's stack. */
@@ -87,8 +89,7 @@ typedef struct vf_waiter {
     int epfd;                       /* its thread's: sleeps here */
     int evfd;                       /* in epfd: "a slot, connect yourself" */
     volatile apr_uint32_t state;    /* vf_wait_state */
-    vf_conn *conn;
-    int rang;                       /* woken through evfd */
+    vf_conn *conn;                  /* set by the giver, before its signal */
     const struct iovec *head;       /* written for it on hand-over */
     int nhead;
     apr_size_t head_len;            /* of all nhead entries */
@@ -268,11 +269,13 @@ static vf_conn *pop_idle(struct vf_conn_cache *cache)
 /* ------------------------------------------------------------------ */
 
 /* Each thread sleeps in an epoll set of its own: a releasing thread adds
- * the connection it hands over, readable once the backend answers the
- * request written on it, or signals the eventfd for a slot.  So a waiting
- * request costs its thread one sleep, as a request that finds an idle
- * connection does (it sleeps until the answer too).  The two descriptors
- * live as long as the thread, which for httpd's MPMs is the process. */
+ * the connection it hands over (readable once the backend answers the
+ * request written on it, or writable when the waiter has to write it), or
+ * rings the eventfd for a slot.  So a waiting request costs its thread
+ * one sleep, as a request that finds an idle connection does (it sleeps
+ * until the answer too).  The two descriptors live as long as the thread,
+ * which for httpd's MPMs is the process, and are never closed: a giver
+ * may ring the eventfd after its waiter has gone on to other work. */
 static __thread int thread_epfd = -1;
 static __thread int thread_evfd = -1;
 
@@ -317,7 +320,6 @@ static void enqueue(struct vf_conn_cache *cache, vf_waiter *w)
     w->next = NULL;
     w->state = W_WAITING;
     w->conn = NULL;
-    w->rang = 0;
     if (cache->last) {
         cache->last->next = w;
     }
@@ -378,36 +380,40 @@ static apr_ssize_t presend(vf_conn *c, const vf_waiter *w)
 /* Gives a dequeued waiter the connection c, with sent bytes of its head
  * already written on it (-1: c turned out dead; its slot is given
  * instead), and wakes it: at once when it has to write itself, otherwise
- * when the answer arrives. */
+ * when the answer arrives.
+ *
+ * One signal carries the hand-over, so a waiter never wakes to find it
+ * half done: either c itself, registered in the waiter's epoll set with
+ * c as the event's data, or (a slot, or a failed registration) READY
+ * followed by a ring of the eventfd.  A waiter woken by a readiness that
+ * was not yet published would spin in epoll_wait() until its giver ran
+ * again, which on a busy machine is a whole time slice.  w may be gone
+ * once the signal is out: nothing here touches it after. */
 static void give(vf_pool *pool, vf_waiter *w, vf_conn *c, apr_ssize_t sent)
 {
     struct epoll_event ev;
     apr_os_sock_t fd;
+    int evfd = w->evfd;
 
     if (c && sent < 0) {
         conn_drop(pool, c);
         c = NULL;
     }
-    memset(&ev, 0, sizeof(ev));
-    ev.events = w->nhead && (apr_size_t)sent == w->head_len ? EPOLLIN
-                                                             : EPOLLOUT;
-    w->conn = c;
     if (c) {
         c->presend = (apr_size_t)sent;
-        ev.data.u64 = 1;
+        memset(&ev, 0, sizeof(ev));
+        ev.events = w->nhead && (apr_size_t)sent == w->head_len ? EPOLLIN
+                                                                 : EPOLLOUT;
+        ev.data.ptr = c;
         apr_os_sock_get(&fd, c->sock);
+        __atomic_store_n(&w->conn, c, __ATOMIC_RELEASE);
         if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
-            apr_atomic_set32(&w->state, W_READY);
             return;
         }
     }
-    w->rang = 1;
-    /* The wake-up before READY: once READY, w may be gone (its thread
-     * can see READY without sleeping again), and the waiter reads the
-     * eventfd back only after READY.  Waking a moment early only makes it
-     * check state again. */
-    eventfd_write(w->evfd, 1);
+    w->conn = c;
     apr_atomic_set32(&w->state, W_READY);
+    eventfd_write(evfd, 1);
 }
 
 static void hand_over(vf_pool *pool, vf_waiter *w, vf_conn *c)
@@ -415,29 +421,79 @@ static void hand_over(vf_pool *pool, vf_waiter *w, vf_conn *c)
     give(pool, w, c, c ? presend(c, w) : 0);
 }
 
-/* Sleeps until hand_over() or VF_LOCAL_WAIT (longer while connections
- * wait at the backend).  Returns 1 when something was handed over
- * (w->conn, or NULL for a slot), 0 when the wait ended and w left the
- * queue. */
+/* One sleep of a waiter.  Returns 1 once something was handed over
+ * (w->conn, or NULL for a slot); a connection's registration is removed
+ * here.  Two events at most: the eventfd, and the one connection.  A ring
+ * of the eventfd left over from an earlier hand-over (READY can be seen
+ * before the ring arrives) is read here and costs one more turn. */
+static int sleep_once(vf_waiter *w, int ms)
+{
+    struct epoll_event ev[2];
+    apr_os_sock_t fd;
+    eventfd_t count;
+    int i, n = epoll_wait(w->epfd, ev, 2, ms);
+
+    for (i = 0; i < n; i++) {
+        if (ev[i].data.ptr) {
+            w->conn = ev[i].data.ptr;
+            apr_os_sock_get(&fd, w->conn->sock);
+            epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL);
+            return 1;
+        }
+        eventfd_read(w->evfd, &count);
+    }
+    return apr_atomic_read32(&w->state) == W_READY;
+}
+
+/* A connection handed over with the waiter's request on it wakes the
+ * waiter when the answer arrives.  When that takes longer than a wait
+ * slice, the waiter takes the connection out of its epoll set and leaves
+ * the waiting to the exchange, which ends it at the request's own timeout
+ * (a script that never answers still gets its 504).  The removal succeeds
+ * only once the giver has registered the connection, which it does after
+ * publishing it in w->conn. */
+static int take_unanswered(vf_waiter *w)
+{
+    vf_conn *c = __atomic_load_n(&w->conn, __ATOMIC_ACQUIRE);
+    apr_os_sock_t fd;
+
+    if (!c) {
+        return 0;
+    }
+    apr_os_sock_get(&fd, c->sock);
+    return epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL) == 0;
+}
+
+/* Sleeps until hand_over(), or the give() at the release of a request
+ * that wrote w's request early, in slices of VF_LOCAL_WAIT.  Returns 1
+ * when something was handed over (w->conn, or NULL for a slot), 0 when
+ * the first slice (more, while connections wait at the backend) ended
+ * with w still queued: it has left the queue. */
 static int wait_local(vf_pool *pool, vf_waiter *w)
 {
     struct vf_conn_cache *cache = pool->cache;
     apr_time_t until = apr_time_now() + VF_LOCAL_WAIT;
-    struct epoll_event ev[2];
-    apr_os_sock_t fd;
-    eventfd_t count;
     int queued = 1;
 
-    while (apr_atomic_read32(&w->state) != W_READY) {
+    for (;;) {
         apr_time_t left = until - apr_time_now();
-        int ms = !queued ? -1
-                 : left > 0 ? (int)apr_time_as_msec(left + 999) : 0;
 
-        if (epoll_wait(w->epfd, ev, 2, ms) != 0
-            || apr_atomic_read32(&w->state) == W_READY) {
+        if (sleep_once(w, left > 0 ? (int)apr_time_as_msec(left + 999)
+                                   : 0)) {
+            return 1;
+        }
+        if (apr_time_now() < until) {
             continue;
         }
-        if (!queued || left > 0) {
+        until = apr_time_now() + VF_LOCAL_WAIT;
+        if (take_unanswered(w)) {
+            return 1;
+        }
+        if (!queued) {
+            /* A finishing request took w off the queue and gives it a
+             * connection or a slot as soon as it is done with it (it may
+             * have written w's request already, ahead of reading its own
+             * answer). */
             continue;
         }
         if (vf_conn_backend_queue(pool) > 0
@@ -449,7 +505,6 @@ static int wait_local(vf_pool *pool, vf_waiter *w)
              * through the backend's queue, each on a new connection (seen
              * in benchmarks: 50 opened per 1000 requests instead of 1).
              * Wait on, in place; the queue there drains. */
-            until = apr_time_now() + VF_LOCAL_WAIT;
             continue;
         }
         apr_thread_mutex_lock(cache->mutex);
@@ -458,20 +513,8 @@ static int wait_local(vf_pool *pool, vf_waiter *w)
             return 0;
         }
         apr_thread_mutex_unlock(cache->mutex);
-        /* Not queued any more: a finishing request took w, and gives it
-         * a connection or a slot as soon as it is done with it (it may
-         * have written w's request already, ahead of reading its own
-         * answer), which wakes this sleep. */
         queued = 0;
     }
-    if (w->conn) {
-        apr_os_sock_get(&fd, w->conn->sock);
-        epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL);
-    }
-    if (w->rang) {
-        eventfd_read(w->evfd, &count);
-    }
-    return 1;
 }
 
 /* ------------------------------------------------------------------ */

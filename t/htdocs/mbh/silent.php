@@ -1,0 +1,5 @@
+<?php
+// Never run by PHP: requests for t/htdocs/mbh/*.php go to fcgi-misbehave,
+// which picks its scenario from the file name ("silent": it never answers).
+// The file exists so that a handler checking for a real script lets the
+// request through.
