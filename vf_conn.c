@@ -27,7 +27,8 @@
  *    waits on in its process);
  *  - a finished request's connection is kept (LIFO, bounded by max_idle);
  *  - a reaper thread in each process closes idle connections when they
- *    expire (idle_ttl), so idle sites give their workers back, and, while
+ *    expire (idle_ttl), so idle sites give their workers back (it sleeps
+ *    while its process has none idle), and, while
  *    more connections are open than max_conns (some wait in the backend's
  *    queue), those left unused for VF_QUEUE_IDLE: their workers are needed
  *    by the waiting connections.
@@ -45,6 +46,7 @@
 #include "apr_atomic.h"
 #include "apr_strings.h"
 #include "apr_portable.h"
+#include "apr_thread_cond.h"
 #include "apr_thread_mutex.h"
 #include "apr_thread_proc.h"
 
@@ -64,7 +66,7 @@
 /* While connections wait at the backend, a kept connection closes after
  * every this many requests, so waiting ones get a worker in turn. */
 #define VF_MAKE_WAY_EVERY   4
-/* How often the reaper runs. */
+/* How often the reaper runs while connections are idle. */
 #define VF_REAP_PERIOD      apr_time_from_msec(50)
 /* How long a request waits for one of its process's connections before it
  * joins the backend's listen queue instead.  Short: the backend's queue is
@@ -517,6 +519,8 @@ static int wait_local(vf_pool *pool, vf_waiter *w)
     }
 }
 
+static void reaper_kick(void);
+
 /* ------------------------------------------------------------------ */
 /* Acquire and release                                                 */
 /* ------------------------------------------------------------------ */
@@ -599,7 +603,7 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
 {
     struct vf_conn_cache *cache = pool->cache;
     vf_waiter *w = NULL;
-    int keep, queued = vf_conn_backend_queue(pool) > 0;
+    int keep, queued = vf_conn_backend_queue(pool) > 0, kept_idle = 0;
 
     c->requests++;
     c->idle_since = apr_time_now();
@@ -624,8 +628,12 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
         cache->idle[cache->n_idle++] = c;
         apr_atomic_inc32(&pool->shared->idle);
         c = NULL;
+        kept_idle = 1;
     }
     apr_thread_mutex_unlock(cache->mutex);
+    if (kept_idle) {
+        reaper_kick();
+    }
     if (w) {
         /* A connection that cannot serve again still leaves its slot. */
         if (!keep) {
@@ -646,12 +654,12 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
 
 /* Closes what should not stay idle: expired connections, and as many idle
  * ones as connections wait in the backend's queue (their workers are
- * needed there). */
-static void reap_pool(vf_pool *pool, apr_time_t now)
+ * needed there).  Returns how many stay idle. */
+static int reap_pool(vf_pool *pool, apr_time_t now)
 {
     struct vf_conn_cache *cache = pool->cache;
     vf_conn *doomed[16];
-    int n = 0, i, queued = vf_conn_backend_queue(pool);
+    int n = 0, i, left, queued = vf_conn_backend_queue(pool);
 
     apr_thread_mutex_lock(cache->mutex);
     /* The bottom of the stack is the oldest. */
@@ -664,30 +672,84 @@ static void reap_pool(vf_pool *pool, apr_time_t now)
                 --cache->n_idle * sizeof(vf_conn *));
         apr_atomic_dec32(&pool->shared->idle);
     }
+    left = cache->n_idle;
     apr_thread_mutex_unlock(cache->mutex);
     for (i = 0; i < n; i++) {
         conn_close(pool, doomed[i]);
     }
+    return left;
 }
 
+/* The reaper has work only while connections are idle.  With none idle in
+ * its process it parks on a condition, and the release that next keeps a
+ * connection idle wakes it (an idle server's children then never wake for
+ * it).  The handshake: the reaper sets parked, then looks at the pools
+ * under their mutexes; a release makes a connection idle under its pool's
+ * mutex, then reads parked: one of the two sees the other. */
 typedef struct {
     apr_array_header_t *pools;      /* of vf_pool * */
     volatile apr_uint32_t stop;
+    volatile apr_uint32_t parked;
+    apr_thread_mutex_t *mutex;      /* for cond */
+    apr_thread_cond_t *cond;
     apr_thread_t *thread;
 } vf_reaper;
+
+/* This process's reaper (one per child; NULL before child_init). */
+static vf_reaper *the_reaper;
+
+static void reaper_wake(vf_reaper *rp)
+{
+    apr_thread_mutex_lock(rp->mutex);
+    apr_thread_cond_signal(rp->cond);
+    apr_thread_mutex_unlock(rp->mutex);
+}
+
+/* After a release kept a connection idle. */
+static void reaper_kick(void)
+{
+    if (the_reaper && apr_atomic_read32(&the_reaper->parked)) {
+        reaper_wake(the_reaper);
+    }
+}
+
+static int any_idle(vf_reaper *rp)
+{
+    int i, n = 0;
+
+    for (i = 0; i < rp->pools->nelts; i++) {
+        struct vf_conn_cache *cache =
+            APR_ARRAY_IDX(rp->pools, i, vf_pool *)->cache;
+
+        apr_thread_mutex_lock(cache->mutex);
+        n += cache->n_idle;
+        apr_thread_mutex_unlock(cache->mutex);
+    }
+    return n > 0;
+}
 
 static void *APR_THREAD_FUNC reaper_main(apr_thread_t *t, void *data)
 {
     vf_reaper *rp = data;
-    int i;
+    int i, idle;
 
     while (!apr_atomic_read32(&rp->stop)) {
         apr_time_t now = apr_time_now();
 
-        for (i = 0; i < rp->pools->nelts; i++) {
-            reap_pool(APR_ARRAY_IDX(rp->pools, i, vf_pool *), now);
+        for (i = 0, idle = 0; i < rp->pools->nelts; i++) {
+            idle += reap_pool(APR_ARRAY_IDX(rp->pools, i, vf_pool *), now);
         }
-        apr_sleep(VF_REAP_PERIOD);
+        if (idle) {
+            apr_sleep(VF_REAP_PERIOD);
+            continue;
+        }
+        apr_thread_mutex_lock(rp->mutex);
+        apr_atomic_set32(&rp->parked, 1);
+        if (!any_idle(rp) && !apr_atomic_read32(&rp->stop)) {
+            apr_thread_cond_wait(rp->cond, rp->mutex);
+        }
+        apr_atomic_set32(&rp->parked, 0);
+        apr_thread_mutex_unlock(rp->mutex);
     }
     /* A plain return, not apr_thread_exit(): pthread_exit() from inside
      * this frame would leave its locals' scope poisoned for AddressSanitizer,
@@ -705,7 +767,9 @@ static apr_status_t reaper_stop(void *data)
     int i;
 
     apr_atomic_set32(&rp->stop, 1);
+    reaper_wake(rp);
     apr_thread_join(&rv, rp->thread);
+    the_reaper = NULL;
     for (i = 0; i < rp->pools->nelts; i++) {
         vf_pool *pool = APR_ARRAY_IDX(rp->pools, i, vf_pool *);
         vf_conn *c;
@@ -737,11 +801,17 @@ void vf_conn_child_init(apr_pool_t *pchild, apr_array_header_t *pools)
         return;
     }
     rp->pools = pools;
-    if (apr_thread_create(&rp->thread, NULL, reaper_main, rp, pchild)
-        == APR_SUCCESS) {
-        /* A pre-cleanup: pchild's subpools, the thread's own among them,
-         * are destroyed before its ordinary cleanups run, and the reaper
-         * must be stopped before that. */
-        apr_pool_pre_cleanup_register(pchild, rp, reaper_stop);
+    if (apr_thread_mutex_create(&rp->mutex, APR_THREAD_MUTEX_DEFAULT, pchild)
+        || apr_thread_cond_create(&rp->cond, pchild)
+        || apr_thread_create(&rp->thread, NULL, reaper_main, rp, pchild)) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, NULL, APLOGNO(10714)
+                     "FastCGI pools: cannot start the thread that closes "
+                     "idle connections; they stay open until reused");
+        return;
     }
+    the_reaper = rp;
+    /* A pre-cleanup: pchild's subpools, the thread's own among them, are
+     * destroyed before its ordinary cleanups run, and the reaper must be
+     * stopped before that. */
+    apr_pool_pre_cleanup_register(pchild, rp, reaper_stop);
 }
