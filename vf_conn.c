@@ -685,7 +685,13 @@ static int reap_pool(vf_pool *pool, apr_time_t now)
  * connection idle wakes it (an idle server's children then never wake for
  * it).  The handshake: the reaper sets parked, then looks at the pools
  * under their mutexes; a release makes a connection idle under its pool's
- * mutex, then reads parked: one of the two sees the other. */
+ * mutex, then reads parked: one of the two sees the other.  parked is set
+ * and the condition waited on under rp->mutex, which the waker takes too,
+ * so no signal falls between the look and the wait.  Once woken, the
+ * reaper sleeps a period before it looks again (nothing kept idle can be
+ * due sooner): on a busy server, where a connection kept idle is taken
+ * again within microseconds, it would otherwise park and be woken again
+ * on nearly every request. */
 typedef struct {
     apr_array_header_t *pools;      /* of vf_pool * */
     volatile apr_uint32_t stop;
@@ -695,7 +701,8 @@ typedef struct {
     apr_thread_t *thread;
 } vf_reaper;
 
-/* This process's reaper (one per child; NULL before child_init). */
+/* This process's reaper: NULL before child_init, after reaper_stop, and
+ * when it could not be started (releases then have nobody to wake). */
 static vf_reaper *the_reaper;
 
 static void reaper_wake(vf_reaper *rp)
@@ -705,7 +712,8 @@ static void reaper_wake(vf_reaper *rp)
     apr_thread_mutex_unlock(rp->mutex);
 }
 
-/* After a release kept a connection idle. */
+/* After a release kept a connection idle.  Reading parked without the
+ * lock is enough: see the handshake above. */
 static void reaper_kick(void)
 {
     if (the_reaper && apr_atomic_read32(&the_reaper->parked)) {
@@ -717,15 +725,28 @@ static int any_idle(vf_reaper *rp)
 {
     int i, n = 0;
 
-    for (i = 0; i < rp->pools->nelts; i++) {
+    for (i = 0; i < rp->pools->nelts && !n; i++) {
         struct vf_conn_cache *cache =
             APR_ARRAY_IDX(rp->pools, i, vf_pool *)->cache;
 
         apr_thread_mutex_lock(cache->mutex);
-        n += cache->n_idle;
+        n = cache->n_idle;
         apr_thread_mutex_unlock(cache->mutex);
     }
     return n > 0;
+}
+
+/* Waits until a release keeps a connection idle (or the child exits);
+ * returns at once when one already is. */
+static void park(vf_reaper *rp)
+{
+    apr_thread_mutex_lock(rp->mutex);
+    apr_atomic_set32(&rp->parked, 1);
+    if (!any_idle(rp) && !apr_atomic_read32(&rp->stop)) {
+        apr_thread_cond_wait(rp->cond, rp->mutex);
+    }
+    apr_atomic_set32(&rp->parked, 0);
+    apr_thread_mutex_unlock(rp->mutex);
 }
 
 static void *APR_THREAD_FUNC reaper_main(apr_thread_t *t, void *data)
@@ -739,17 +760,10 @@ static void *APR_THREAD_FUNC reaper_main(apr_thread_t *t, void *data)
         for (i = 0, idle = 0; i < rp->pools->nelts; i++) {
             idle += reap_pool(APR_ARRAY_IDX(rp->pools, i, vf_pool *), now);
         }
-        if (idle) {
-            apr_sleep(VF_REAP_PERIOD);
-            continue;
+        if (!idle) {
+            park(rp);
         }
-        apr_thread_mutex_lock(rp->mutex);
-        apr_atomic_set32(&rp->parked, 1);
-        if (!any_idle(rp) && !apr_atomic_read32(&rp->stop)) {
-            apr_thread_cond_wait(rp->cond, rp->mutex);
-        }
-        apr_atomic_set32(&rp->parked, 0);
-        apr_thread_mutex_unlock(rp->mutex);
+        apr_sleep(VF_REAP_PERIOD);
     }
     /* A plain return, not apr_thread_exit(): pthread_exit() from inside
      * this frame would leave its locals' scope poisoned for AddressSanitizer,
@@ -784,6 +798,7 @@ static apr_status_t reaper_stop(void *data)
 void vf_conn_child_init(apr_pool_t *pchild, apr_array_header_t *pools)
 {
     vf_reaper *rp = apr_pcalloc(pchild, sizeof(*rp));
+    apr_status_t rv;
     int i;
 
     for (i = 0; i < pools->nelts; i++) {
@@ -801,12 +816,16 @@ void vf_conn_child_init(apr_pool_t *pchild, apr_array_header_t *pools)
         return;
     }
     rp->pools = pools;
-    if (apr_thread_mutex_create(&rp->mutex, APR_THREAD_MUTEX_DEFAULT, pchild)
-        || apr_thread_cond_create(&rp->cond, pchild)
-        || apr_thread_create(&rp->thread, NULL, reaper_main, rp, pchild)) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, NULL, APLOGNO(10714)
+    if ((rv = apr_thread_mutex_create(&rp->mutex, APR_THREAD_MUTEX_DEFAULT,
+                                      pchild))
+        || (rv = apr_thread_cond_create(&rp->cond, pchild))
+        || (rv = apr_thread_create(&rp->thread, NULL, reaper_main, rp,
+                                   pchild))) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, NULL, APLOGNO(10714)
                      "FastCGI pools: cannot start the thread that closes "
-                     "idle connections; they stay open until reused");
+                     "idle connections: in this process they stay open "
+                     "until reused, and do not make way for connections "
+                     "waiting in a backend's queue");
         return;
     }
     the_reaper = rp;
