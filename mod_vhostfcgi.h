@@ -196,7 +196,8 @@ struct vf_conn {
                                      * thread that handed it over wrote */
     struct vf_waiter *promised;     /* the waiting request whose head was
                                      * written on it before this request's
-                                     * answer was read: it gets c next */
+                                     * answer was passed on: it gets c
+                                     * next */
     apr_ssize_t promised_sent;      /* of that head; -1: c was dead */
 };
 
@@ -217,9 +218,9 @@ vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
  * (more open across processes than max_conns); 0 when uncapped. */
 int vf_conn_backend_queue(const vf_pool *pool);
 
-/* For vf_exchange.c, before the answer of the request on c is read: is a
- * request of this process waiting that c will go to on release (cheap, no
- * lock)?  And, once the whole answer is known to be in the socket, write
+/* For vf_exchange.c, before the answer of the request on c is passed on:
+ * is a request of this process waiting that c will go to on release
+ * (cheap, no lock)?  And, once the whole answer is known to be read, write
  * that request's head on c now (1: it did), so the backend finds it as
  * soon as it is done; the release then gives c to it, whatever the
  * outcome of the request on c. */
@@ -383,10 +384,10 @@ typedef struct {
     struct iovec params;        /* from vf_env_encode */
     apr_size_t head_sent;       /* of head, already written by another
                                  * thread (vf_conn.c's hand-over) */
-    /* A capped pool's connection (NULL otherwise): at the first read of
-     * the answer after the request was written whole, a request waiting
-     * for it may be written on it (vf_conn_write_next) before the answer
-     * is read, when the whole rest of the answer is already there. */
+    /* A capped pool's connection (NULL otherwise): when the first read of
+     * the answer, after the request was written whole, got all of it, a
+     * request waiting for the connection is written on it
+     * (vf_conn_write_next) before the answer is passed on. */
     vf_pool *pool;
     vf_conn *conn;
     /* BEGIN_REQUEST, PARAMS and, without a body, the empty STDIN record:

@@ -18,8 +18,8 @@
  *    of them, first come first served: the finishing request hands its
  *    connection straight over, with the waiter's request already written
  *    on it, so the waiting thread sleeps once, until the answer is there
- *    (written even before the finishing request reads its answer, when
- *    all of that answer is already in the socket: vf_exchange.c);
+ *    (written even before the finishing request passes its answer on,
+ *    when its first read got all of that answer: vf_exchange.c);
  *  - past a short wait (another process may hold every connection), or
  *    when its process holds none, a request opens a connection anyway and
  *    waits in the backend's listen queue, first come, first served across
@@ -494,8 +494,8 @@ static int wait_local(vf_pool *pool, vf_waiter *w)
         if (!queued) {
             /* A finishing request took w off the queue and gives it a
              * connection or a slot as soon as it is done with it (it may
-             * have written w's request already, ahead of reading its own
-             * answer). */
+             * have written w's request already, ahead of passing its own
+             * answer on). */
             continue;
         }
         if (vf_conn_backend_queue(pool) > 0

@@ -22,10 +22,6 @@
 #include "http_request.h"
 #include "apr_strings.h"
 #include "apr_poll.h"
-#include "apr_portable.h"
-
-#include <errno.h>
-#include <sys/socket.h>
 
 #define VF_IOBUF_SIZE    (16 * 1024)
 /* Largest CGI header block accepted (nginx's default is 4 or 8 KB). */
@@ -351,25 +347,18 @@ static void on_eof(vf_xstate *xs, apr_status_t rv)
                          "answering");
 }
 
-/* How many bytes waiting in the socket make up exactly the rest of the
- * answer, END_REQUEST last; 0 when they do not (yet), or more follows.
- * Parses a copy of the parser over a peek, so it agrees with the read. */
-static apr_size_t whole_answer_waiting(vf_xstate *xs)
+/* Are the n bytes just read exactly the rest of the answer, END_REQUEST
+ * last?  Parses a copy of the parser, so it agrees with consume(). */
+static int ends_answer(const vf_xstate *xs, apr_size_t n)
 {
     struct fcgi_parser copy = xs->parser;
     struct fcgi_event ev;
-    apr_os_sock_t fd;
-    size_t off = 0;
-    ssize_t n;
+    apr_size_t off = 0;
 
-    apr_os_sock_get(&fd, xs->x->sock);
-    do {
-        n = recv(fd, xs->iobuf, VF_IOBUF_SIZE, MSG_PEEK | MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
-    while (n > 0 && (size_t)n > off) {
-        off += fcgi_parse(&copy, xs->iobuf + off, (size_t)n - off, &ev);
+    while (off < n) {
+        off += fcgi_parse(&copy, xs->iobuf + off, n - off, &ev);
         if (ev.kind == FCGI_EV_END_REQUEST) {
-            return off == (size_t)n ? off : 0;
+            return off == n;
         }
         if (ev.kind == FCGI_EV_ERROR || ev.kind == FCGI_EV_NONE) {
             break;
@@ -380,40 +369,37 @@ static apr_size_t whole_answer_waiting(vf_xstate *xs)
 
 /* The backend sits idle from the moment its answer is written until the
  * next request arrives.  When a request waits for this connection, it is
- * written before the answer is read and passed on, so the backend starts
- * on it at once.  Only a complete answer qualifies, so that nobody waits
- * behind a slow one, and the connection is sure to come back positioned
- * for the next request.  Returns how much to read: exactly that answer
- * when it is complete. */
-static apr_size_t write_next_early(vf_xstate *xs)
+ * written before the answer is passed on, so the backend starts on it at
+ * once.  Only an answer complete in the first read qualifies (nothing
+ * after it in the socket: a read takes all there is up to the buffer's
+ * size), so that nobody waits behind a slow one, and the connection is
+ * sure to come back positioned for the next request. */
+static void write_next_early(vf_xstate *xs, apr_size_t n)
 {
     vf_exchange *x = xs->x;
-    apr_size_t whole;
 
-    xs->next_asked = 1;
-    if (!vf_conn_next_wanted(x->pool, x->conn)
-        || !(whole = whole_answer_waiting(xs))) {
-        return VF_IOBUF_SIZE;
-    }
-    if (vf_conn_write_next(x->pool, x->conn)) {
+    if (n > 0 && n < VF_IOBUF_SIZE && vf_conn_next_wanted(x->pool, x->conn)
+        && ends_answer(xs, n) && vf_conn_write_next(x->pool, x->conn)) {
         ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, xs->r,
                       "FastCGI: the next waiting request was written on the "
-                      "connection to %s before this answer was read",
+                      "connection to %s before this answer was passed on",
                       backend_name(xs));
     }
-    return whole;
 }
 
 /* Reads once without blocking.  Returns APR_EAGAIN when nothing was there
  * (after flushing what the client has not seen yet). */
 static apr_status_t receive_some(vf_xstate *xs)
 {
-    /* (Not while this request is still being written: the next one would
-     * land inside its STDIN stream.) */
-    apr_size_t len = xs->x->conn && !xs->next_asked && xs->stdin_done
-                     ? write_next_early(xs) : VF_IOBUF_SIZE;
+    apr_size_t len = VF_IOBUF_SIZE;
     apr_status_t rv = apr_socket_recv(xs->x->sock, (char *)xs->iobuf, &len);
 
+    /* At the first read only, and not while this request is still being
+     * written: the next one would land inside its STDIN stream. */
+    if (xs->x->conn && !xs->next_asked && xs->stdin_done) {
+        xs->next_asked = 1;
+        write_next_early(xs, len);
+    }
     if (len > 0) {
         xs->got_bytes = 1;
         consume(xs, xs->iobuf, len);

@@ -1,7 +1,7 @@
 # Requests over a capped pool's max wait in httpd and get a finishing
 # request's connection handed over; when the finishing request's whole
 # answer is already in the socket, the waiting request is written on the
-# connection before that answer is read (vf_exchange.c, write_next_early).
+# connection before that answer is passed on (vf_exchange.c, write_next_early).
 # Every answer must still reach the request it belongs to: 16 keep-alive
 # clients, 4 connections (fcgi-misbehave, vhost vf_reuse_mb, max=4), each
 # request with a token of its own in the query string, which the "echo"
