@@ -413,7 +413,7 @@ static void give(vf_pool *pool, vf_waiter *w, vf_conn *c, apr_ssize_t sent)
             return;
         }
     }
-    w->conn = c;
+    /* (w->conn is c, published above, or NULL since enqueue(): a slot.) */
     apr_atomic_set32(&w->state, W_READY);
     eventfd_write(evfd, 1);
 }
