@@ -326,7 +326,7 @@ static void enqueue(struct vf_conn_cache *cache, vf_waiter *w)
         cache->last->next = w;
     }
     else {
-        cache->first = w;
+        __atomic_store_n(&cache->first, w, __ATOMIC_RELAXED);
     }
     cache->last = w;
     apr_atomic_inc32(&cache->pool->shared->waiting);
@@ -346,7 +346,7 @@ static vf_waiter *dequeue(struct vf_conn_cache *cache, vf_waiter *w)
         return NULL;
     }
     w = *pp;
-    *pp = w->next;
+    __atomic_store_n(pp, w->next, __ATOMIC_RELAXED);
     if (cache->last == w) {
         cache->last = prev;
     }
@@ -576,10 +576,12 @@ static int makes_way(int queued, unsigned served)
 }
 
 /* Will c go on to a waiter of this process when it is released?  (A hint
- * read without the lock: a promise is only made under it.) */
+ * read without the lock: a promise is only made under it.  The queue's
+ * head is stored and read atomically for that, relaxed: no other memory
+ * is read through it here.) */
 int vf_conn_next_wanted(vf_pool *pool, const vf_conn *c)
 {
-    return pool->cache->first != NULL
+    return __atomic_load_n(&pool->cache->first, __ATOMIC_RELAXED) != NULL
            && !makes_way(vf_conn_backend_queue(pool) > 0, c->requests + 1);
 }
 
