@@ -182,7 +182,7 @@ static enum seen parse_syscall(const char *line)
     int i;
 
     if (strncmp(line, "running", 7) == 0)
-        return SEEN_BUSY;
+        return SEEN_RUNNING;
     nr = strtol(line, &end, 10);
     for (i = 0; i < 3 && *end == ' '; i++)
         a[i] = strtoull(end + 1, &end, 16);

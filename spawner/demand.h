@@ -29,6 +29,8 @@ enum seen {
     SEEN_GONE,                      /* no such process (or not readable) */
     SEEN_ACCEPT,                    /* idle: blocked in accept on fd 0 */
     SEEN_KEPT,                      /* between records on a connection */
+    SEEN_RUNNING,                   /* in no system call: on a CPU, or
+                                     * woken and about to be */
     SEEN_BUSY
 };
 

@@ -43,6 +43,8 @@
 #define HOLD_MIN_MS     5       /* after starting workers for a queue */
 #define HOLD_MAX_MS     40      /* queue covered by starting workers, again */
 #define HOLD_QUIET_MS   20      /* readable, but a worker took the client */
+#define SECOND_LOOK_MS  20      /* a look this soon after one that waited
+                                 * for a running worker acts (a_demand) */
 #define DRAIN_TICK_MS   20      /* a busy worker is between requests for
                                  * moments only: look often */
 #define STOP_GRACE_MS   30000   /* then busy workers of a stopping pool get
@@ -111,7 +113,8 @@ static int continues(const struct worker *w, enum wstate st,
     return st == W_BUSY && want_io && s->syscr == w->syscr;
 }
 
-static void sample(struct pool *p, struct worker *w, int64_t now)
+/* Returns what was seen. */
+static enum seen sample(struct pool *p, struct worker *w, int64_t now)
 {
     int want_io = p->cf->request_terminate_timeout_ms > 0;
     struct wsample s;
@@ -119,7 +122,7 @@ static void sample(struct pool *p, struct worker *w, int64_t now)
 
     demand_sample(w->pid, want_io, &s);
     if (s.seen == SEEN_GONE)
-        return;                     /* exited; SIGCHLD is on its way */
+        return s.seen;              /* exited; SIGCHLD is on its way */
     st = observed(w, &s, now);
     if (!continues(w, st, &s, want_io))
         w->since_ms = now;
@@ -128,6 +131,7 @@ static void sample(struct pool *p, struct worker *w, int64_t now)
     w->state = st;
     w->cpu_ns = s.cpu_ns;
     w->syscr = s.syscr;
+    return s.seen;
 }
 
 void pm_census(struct pool *p, struct census *c, int64_t now)
@@ -140,7 +144,7 @@ void pm_census(struct pool *p, struct census *c, int64_t now)
             c->leaving++;
             continue;
         }
-        sample(p, w, now);
+        c->running += sample(p, w, now) == SEEN_RUNNING;
         if (p->backoff_ms > 0 && now - w->spawned_ms >= STABLE_MS)
             p->backoff_ms = 0;
         c->idle += w->state == W_IDLE;
@@ -428,7 +432,17 @@ static void hold(struct pool *p, int64_t now, unsigned started)
 }
 
 /* The listening socket is readable: start one worker per waiting client
- * that no idle or starting worker is about to take. */
+ * that no idle or starting worker is about to take.
+ *
+ * A client's arrival wakes this look and an idle worker blocked in
+ * accept() at the same moment, and the look must not take that worker
+ * for busy (php-fpm's scoreboard shows a worker idle until it has
+ * accepted, so php-fpm does not fork for it).  While the census runs, the
+ * worker may accept and block again in what follows (poll, a read): so
+ * the queue is read again after the census.  A worker that has not run
+ * yet shows running: then a look that would start workers looks again
+ * after HOLD_MIN_MS instead, by when it has taken the client or is busy
+ * with another; that second look acts. */
 static enum pstate a_demand(struct spawner *sp, struct pool *p,
                             const void *arg, int64_t now)
 {
@@ -437,14 +451,23 @@ static enum pstate a_demand(struct spawner *sp, struct pool *p,
     unsigned need;
 
     (void)arg;
+    if (queue != 0) {
+        pm_census(p, &c, now);
+        if (queue > 0)
+            queue = demand_queue(p->sock);
+    }
     if (queue == 0) {
         p->mute_until = now + HOLD_QUIET_MS;
         return p->state;
     }
-    pm_census(p, &c, now);
     if (queue < 0)                  /* unknown: readable means one */
         queue = 1;
     need = shortfall((unsigned)queue, c.idle + c.starting);
+    if (need > 0 && c.running > 0 && now - p->deferred_at > SECOND_LOOK_MS) {
+        p->deferred_at = now;
+        p->mute_until = now + HOLD_MIN_MS;
+        return p->state;
+    }
     hold(p, now, need);
     return start_n(sp, p, need, "clients wait", now);
 }

@@ -25,6 +25,8 @@ struct census {
     unsigned busy;
     unsigned starting;
     unsigned leaving;               /* sent SIGTERM/SIGKILL, not reaped */
+    unsigned running;               /* of starting and busy: in no system
+                                     * call, maybe accepting a client */
 };
 
 struct pm_ops {

@@ -118,6 +118,8 @@ struct pool {
     int watching;                   /* listening fd in epoll */
     int64_t mute_until;             /* hold-off after acting on demand */
     int64_t hold_ms;                /* its current length */
+    int64_t deferred_at;            /* demand: a look waited for a
+                                     * running worker then (a_demand) */
     int starved;                    /* waits in the process.max queue */
     struct pool *starved_next;
 
