@@ -83,7 +83,7 @@ unit-test: $(UNIT_BINS)
 	$(PROVE) $(UNIT_BINS)
 
 # The spawner's own tests: real php-cgi workers, TAP scripts under prove.
-spawner-test: spawner
+spawner-test: spawner module
 	$(PROVE) t/spawner
 
 # The Apache::Test suite: real httpd with the built module, real php-fpm.

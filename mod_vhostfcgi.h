@@ -151,6 +151,7 @@ struct vf_pool {
     uid_t uid;
     gid_t gid;
     int max_children;               /* from the pools file; 0: unknown */
+    int on_demand;                  /* the pools file says pm = ondemand */
     int max_conns;                  /* the backend's workers: connections
                                      * beyond are not kept; 0: unknown */
     int max_idle;                   /* idle connections kept per process */

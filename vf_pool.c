@@ -204,6 +204,7 @@ static const char *resolve_named(apr_pool_t *p, vf_pool *pool,
     pool->uid = pc->uid;
     pool->gid = pc->gid;
     pool->max_children = (int)pc->max_children;
+    pool->on_demand = pc->pm == POOLS_PM_ONDEMAND;
     return NULL;
 }
 
@@ -248,7 +249,16 @@ static const char *finish_pool(apr_pool_t *pconf, vf_pool *pool)
         /* One connection per worker, never more (see vf_conn.c). */
         pool->max_conns = pool->max_children > 0 ? pool->max_children : 0;
     }
-    if (pool->max_idle == VF_UNSET) {
+    if (pool->max_idle == VF_UNSET && pool->on_demand) {
+        /* An ondemand pool runs as many workers as connections wait for
+         * one.  A connection kept idle in one httpd process holds a worker
+         * the spawner counts as busy, so a request arriving through
+         * another process would wait for a new worker to start (tens of
+         * ms for php-cgi) while one sits idle.  Its connections are handed
+         * to waiting requests, never kept: a connect costs microseconds. */
+        pool->max_idle = 0;
+    }
+    else if (pool->max_idle == VF_UNSET) {
         int threads = VF_DEFAULT_IDLE;
 
         /* Uncapped: as many as this process's threads may return at once,
