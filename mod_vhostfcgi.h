@@ -341,6 +341,10 @@ apr_status_t vf_env_encode(request_rec *r, const vf_dir_conf *dc,
                            const vf_body *body, unsigned request_id,
                            struct iovec *out);
 
+/* For vf_check.c's fixup: notes whether a tenant's .htaccess took part in
+ * r, for vf_env_encode to see also after mod_dir's fast redirect. */
+void vf_env_note_tenant(request_rec *r);
+
 /* ------------------------------------------------------------------ */
 /* vf_response.c - CGI response headers onto request_rec               */
 /* ------------------------------------------------------------------ */

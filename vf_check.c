@@ -10,14 +10,23 @@
  *   - with VhostFcgiScriptOwner pool, its group (or owner) is the pool's.
  *
  * A request that passes goes to its pool (VhostFcgiPool, served by
- * vf_serve.c) or on to
- * mod_proxy (drop-in SetHandler "proxy:...fcgi://").  One that does not is
- * left to httpd as for any file: 404 for a missing script, the file itself
- * for a non-script (/evil.gif/x.php is evil.gif with PATH_INFO /x.php, and
- * is never executed), the index search of mod_dir goes on to the next
- * DirectoryIndex name.  A refused request never contacts a backend.
+ * vf_serve.c) or on to mod_proxy (drop-in SetHandler "proxy:...fcgi://",
+ * or a balancer of fcgi:// members).  One that does not is left to httpd
+ * as for any file: 404 for a missing script, the file itself for a
+ * non-script (/evil.gif/x.php is evil.gif with PATH_INFO /x.php, and is
+ * never executed), the index search of mod_dir goes on to the next
+ * DirectoryIndex name.  Except a file named as PHP runs it (x.phtml, say,
+ * when only .php is a script here): that gets 403, as a file it would show
+ * its source.  A refused request never contacts a backend.
+ *
+ * Where VhostFcgiPool applies, the pool wins over a FastCGI handler set
+ * for the same scope (a server-wide php-fpm SetHandler, or one an
+ * .htaccess wrote naming another site's socket): a site's requests reach
+ * its own pool and no other socket.
  */
 #include "mod_vhostfcgi.h"
+
+#include "mod_proxy.h"
 
 #include "http_core.h"
 #include "http_request.h"
@@ -47,6 +56,8 @@ static int has_script_extension(const char *filename,
     return 0;
 }
 
+static const char NOT_SCRIPT_EXT[] = "not a script extension";
+
 /* NULL when r names a script, else why not (for the debug log). */
 static const char *not_a_script(request_rec *r, const vf_dir_conf *dc)
 {
@@ -57,9 +68,55 @@ static const char *not_a_script(request_rec *r, const vf_dir_conf *dc)
         return "not a regular file";
     }
     if (!has_script_extension(r->filename, dc->extensions)) {
-        return "not a script extension";
+        return NOT_SCRIPT_EXT;
     }
     return NULL;
+}
+
+/* Named as PHP runs it somewhere (Debian's php-fpm configuration routes
+ * .php, .phtml and .phar; older ones .php3 to .php8 and .pht), in any
+ * case.  (Not .phps: that one is meant to show its source.) */
+static int php_named(const char *filename)
+{
+    static const char *const exts[] = {
+        ".php", ".phtml", ".phar", ".pht", ".php3", ".php4", ".php5",
+        ".php7", ".php8"
+    };
+    size_t blen = strlen(filename), i;
+
+    for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+        size_t elen = strlen(exts[i]);
+
+        if (blen > elen && !strcasecmp(filename + blen - elen, exts[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A file that failed the check: left to httpd (DECLINED), or 403 when
+ * httpd would serve the source of a file named as PHP. */
+static int refuse(request_rec *r, const char *why, int dropin)
+{
+    if (why == NOT_SCRIPT_EXT && php_named(r->filename)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10720)
+                      "script check: %s is named as PHP but its extension "
+                      "is not in VhostFcgiExtensions; refused rather than "
+                      "served as a file (its source)", r->filename);
+        return HTTP_FORBIDDEN;
+    }
+    if (dropin) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, APLOGNO(10682)
+                      "script check: %s%s: %s; not proxied",
+                      r->filename, r->path_info ? r->path_info : "", why);
+        r->handler = NULL;
+    }
+    else {
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
+                      "script check: %s: %s; left to httpd", r->filename,
+                      why);
+    }
+    return DECLINED;
 }
 
 /* VhostFcgiScriptOwner pool: the script must belong to the pool's site. */
@@ -128,49 +185,81 @@ static int url_names_script(request_rec *r, const vf_dir_conf *dc)
     return 0;
 }
 
-static int is_fcgi_proxy_handler(const char *handler)
+/* Does a handler send the request to FastCGI through mod_proxy: "proxy:"
+ * and an fcgi:// URL (any case: mod_proxy matches schemes so), or a
+ * balancer with fcgi:// members? */
+static int is_fcgi_proxy_handler(request_rec *r, const char *handler)
 {
-    return handler && !strncmp(handler, "proxy:", 6)
-           && ap_strstr_c(handler, "fcgi://");
+    proxy_server_conf *pc;
+    proxy_balancer *b;
+    proxy_worker **m;
+    int i;
+
+    if (!handler || strncmp(handler, "proxy:", 6)) {
+        return 0;
+    }
+    if (ap_strcasestr(handler + 6, "fcgi://")) {
+        return 1;
+    }
+    if (strncasecmp(handler + 6, "balancer://", 11)
+        || !(pc = ap_get_module_config(r->server->module_config,
+                                       &proxy_module))
+        || !(b = ap_proxy_get_balancer(r->pool, pc, handler + 6, 0))) {
+        return 0;
+    }
+    m = (proxy_worker **)b->workers->elts;
+    for (i = 0; i < b->workers->nelts; i++) {
+        if (!strcasecmp(m[i]->s->scheme, "fcgi")) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static int vf_fixups(request_rec *r)
 {
     vf_dir_conf *dc = vf_dir_conf_get(r);
     int check = dc->check_script != 0;      /* unset means On */
+    int dropin;
     const char *why;
 
-    if (r->proxyreq || !r->filename) {
-        return DECLINED;        /* ProxyPass and friends: not ours */
+    /* Only this hook routes to a pool: the handler's name set by
+     * SetHandler, AddHandler or RewriteRule [H=] (an .htaccess may) is no
+     * pass through the check. */
+    if (r->handler && !strcmp(r->handler, VF_POOL_HANDLER)) {
+        r->handler = NULL;
     }
-
-    /* Drop-in: SetHandler "proxy:unix:...|fcgi://..." in a FilesMatch. */
-    if (is_fcgi_proxy_handler(r->handler)) {
-        if (check && (why = not_a_script(r, dc))) {
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, APLOGNO(10682)
-                          "script check: %s%s: %s; not proxied",
-                          r->filename, r->path_info ? r->path_info : "",
-                          why);
-            r->handler = NULL;
-        }
+    vf_env_note_tenant(r);
+    /* ProxyPass and friends are not ours; nor is a per-directory rewrite's
+     * pending internal redirect (the new request comes back here). */
+    if (r->proxyreq || !r->filename || !strncmp(r->filename, "redirect:", 9)) {
         return DECLINED;
     }
 
-    if (!dc->pool) {
+    /* Drop-in: SetHandler "proxy:unix:...|fcgi://..." in a FilesMatch. */
+    dropin = is_fcgi_proxy_handler(r, r->handler);
+    if (dropin && dc->pool) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, APLOGNO(10721)
+                      "%s: the handler %s is overridden by VhostFcgiPool %s",
+                      r->filename, r->handler, dc->pool->name);
+        r->handler = NULL;
+        dropin = 0;
+    }
+    if (!dropin && !dc->pool) {
         return DECLINED;
     }
     if (check) {
         if ((why = not_a_script(r, dc))) {
-            ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
-                          "script check: %s: %s; left to httpd",
-                          r->filename, why);
-            return DECLINED;
+            return refuse(r, why, dropin);
         }
         if (!owner_allowed(r, dc, dc->pool)) {
             return HTTP_FORBIDDEN;
         }
     }
-    else if (!url_names_script(r, dc)) {
+    if (dropin) {
+        return DECLINED;                        /* mod_proxy's turn */
+    }
+    if (!check && !url_names_script(r, dc)) {
         return DECLINED;
     }
 

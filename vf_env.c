@@ -47,6 +47,19 @@ static int tenant_may_set_env(const request_rec *r)
     return 0;
 }
 
+/* mod_dir serves an index or a FallbackResource by turning the request
+ * into a subrequest of its own (ap_internal_fast_redirect): the variables
+ * that subrequest's .htaccess files set come along, its .htaccess list
+ * does not.  Its notes do: the fixup of each leaves this one. */
+#define VF_NOTE_TENANT_ENV "vhostfcgi-tenant-env"
+
+void vf_env_note_tenant(request_rec *r)
+{
+    if (tenant_may_set_env(r)) {
+        apr_table_setn(r->notes, VF_NOTE_TENANT_ENV, "1");
+    }
+}
+
 /* Environment variables of that kind are trusted only where no tenant
  * could have set them; ProxyFCGISetEnvIf in server config (applied after
  * this) is the way to set them for such directories. */
@@ -54,7 +67,8 @@ static void drop_tenant_control_vars(request_rec *r)
 {
     int i;
 
-    if (!tenant_may_set_env(r)) {
+    if (!tenant_may_set_env(r)
+        && !apr_table_get(r->notes, VF_NOTE_TENANT_ENV)) {
         return;
     }
     for (i = 0; control_vars[i]; i++) {

@@ -13,7 +13,7 @@ use VhostFcgi::Test qw(:all);
 use VhostFcgi::Pools qw(:all);
 
 if (my $why = pools_skip_reason()) { plan skip_all => $why }
-plan tests => 2 + 4 * 3 + 2 + 2 + 2;
+plan tests => 2 + 4 * 3 + 2 + 2 + 2 + 2;
 
 sub ini {
     my ($path, @h) = @_;
@@ -38,6 +38,13 @@ for my $t (['/tenant/ini.php',          'SetEnv PHP_ADMIN_VALUE memory_limit=7M 
     is($env->{X_PRECISION}, '14', ".htaccess $what: precision unchanged");
 }
 note("error log: $_") for grep { /PHP_(?:ADMIN_)?VALUE/ } split /\n/, log_since($lmark);
+
+# Through mod_dir's fast redirect (FallbackResource in a directory without
+# an .htaccess, into the tenant's): its .htaccess variables come along.
+($res, $env) = ini('/fallback/no/such/page');
+is($res->{status}, 200, 'FallbackResource into the tenant directory: the script runs');
+is($env->{X_MEMORY_LIMIT}, '128M', 'FallbackResource: memory_limit unchanged')
+    or diag($res->{body});
 
 # Request headers cannot either.
 ($res, $env) = ini('/plain/ini.php', 'PHP-Admin-Value' => 'memory_limit=5M', 'PHP_VALUE' => 'precision=2');
