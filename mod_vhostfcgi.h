@@ -380,6 +380,7 @@ typedef enum {
 typedef struct {
     /* in */
     request_rec *r;
+    unsigned id;                /* FastCGI request id, vf_exchange_next_id */
     apr_socket_t *sock;
     const char *backend;        /* the backend's name, for the error log */
     apr_interval_time_t timeout;
@@ -410,6 +411,15 @@ typedef struct {
     const char *redirect;       /* VF_OUT_OK: a local Location to serve */
     int die_status;             /* VF_OUT_OK: ProxyErrorOverride's status */
 } vf_exchange;
+
+/* A request id for the next exchange.  Ids rotate through 1..65535, so
+ * two requests one after the other on a kept connection differ: records
+ * a backend sent after its END_REQUEST cannot pass for the answer to the
+ * next request. */
+unsigned vf_exchange_next_id(void);
+
+/* May r run twice without harm (RFC 9110 idempotent methods)? */
+int vf_repeatable(const request_rec *r);
 
 /* Fills x->head from x->params, x->keep_conn and x->body (once). */
 void vf_exchange_head(vf_exchange *x);

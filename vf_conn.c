@@ -545,8 +545,15 @@ vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
             enqueue(cache, &w);
             apr_thread_mutex_unlock(cache->mutex);
             if (wait_local(pool, &w)) {
-                if (w.conn) {
+                /* A request not safe to run twice looks first: handed
+                 * over as its giver read END_REQUEST, the connection may
+                 * be closing (a worker recycled), and a retry after a
+                 * plain close is not for it (vf_exchange.c, stale()). */
+                if (w.conn && (vf_repeatable(r) || still_open(w.conn))) {
                     return w.conn;
+                }
+                if (w.conn) {
+                    conn_drop(pool, w.conn);
                 }
                 slot = 1;
             }

@@ -20,6 +20,7 @@
 
 #include "http_protocol.h"
 #include "http_request.h"
+#include "apr_atomic.h"
 #include "apr_strings.h"
 #include "apr_poll.h"
 
@@ -55,6 +56,7 @@ typedef struct {
     int cond_status;                /* 304/412 from the request's conditions */
     apr_time_t headers_due;         /* the header block must be complete by
                                      * then (set once the request is sent) */
+    apr_bucket_brigade *scratch;    /* send_brigade's, made once */
 } vf_xstate;
 
 /* ------------------------------------------------------------------ */
@@ -115,14 +117,31 @@ static void client_body_failed(vf_xstate *xs, apr_status_t rv)
 
 /* The backend closed or reset a connection that had served a request
  * before, without answering this one: most likely it was recycled
- * (max_requests, reload) while idle.  Safe to retry as long as nothing of
- * the request is lost. */
-static int stale(vf_xstate *xs)
+ * (max_requests, reload) just before.  Retried on a new connection when
+ * nothing of the request is lost and running it twice cannot hurt.  A
+ * failed write, or a reset (the backend closed with bytes of ours
+ * unread), says the request did not get in.  A plain close after the
+ * whole request went out says the backend read all of it, and may have
+ * run it (a script that died without output, a worker killed at
+ * request_terminate_timeout): then only a method safe to repeat is
+ * retried, as nginx does.  (php-fpm recycling a worker drains what it was
+ * sent and then closes, so a request of another method that met a
+ * recycle this way gets 502; vf_conn.c keeps them off connections a
+ * recycle may be closing.) */
+static int stale(vf_xstate *xs, apr_status_t rv)
 {
     if (!xs->x->reused || xs->got_bytes || xs->client_read) {
         return 0;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, xs->r, APLOGNO(10641)
+    if (APR_STATUS_IS_EOF(rv) && !vf_repeatable(xs->r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, xs->r, APLOGNO(10722)
+                      "FastCGI backend %s closed a reused connection after "
+                      "reading the request, without answering; not retried: "
+                      "%s is not safe to run twice", backend_name(xs),
+                      xs->r->method);
+        return 0;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, xs->r, APLOGNO(10641)
                   "FastCGI backend %s closed a reused connection before "
                   "answering; the request can be retried",
                   backend_name(xs));
@@ -247,6 +266,24 @@ static void on_stderr(vf_xstate *xs, const uint8_t *data, size_t len)
     }
 }
 
+/* The whole response is in: the client's conditional status (304/412)
+ * applies now, and the body ends. */
+static void end_response(vf_xstate *xs)
+{
+    request_rec *r = xs->r;
+
+    if (xs->cond_status) {
+        r->status = xs->cond_status;
+    }
+    if (xs->phase == PH_BODY || xs->cond_status) {
+        APR_BRIGADE_INSERT_TAIL(xs->out, apr_bucket_eos_create(
+                                    r->connection->bucket_alloc));
+        xs->responded = 1;
+    }
+    xs->finished = 1;
+    xs->outcome = VF_OUT_OK;
+}
+
 static void on_end_request(vf_xstate *xs, const struct fcgi_event *ev)
 {
     request_rec *r = xs->r;
@@ -275,16 +312,7 @@ static void on_end_request(vf_xstate *xs, const struct fcgi_event *ev)
              : "END_REQUEST before any response header");
         return;
     }
-    if (xs->cond_status) {
-        r->status = xs->cond_status;
-    }
-    if (xs->phase == PH_BODY || xs->cond_status) {
-        APR_BRIGADE_INSERT_TAIL(xs->out, apr_bucket_eos_create(
-                                    r->connection->bucket_alloc));
-        xs->responded = 1;
-    }
-    xs->finished = 1;
-    xs->outcome = VF_OUT_OK;
+    end_response(xs);
 }
 
 /* Runs the parser over one read's worth of bytes. */
@@ -311,6 +339,11 @@ static void consume(vf_xstate *xs, const uint8_t *buf, size_t len)
             on_end_request(xs, &ev);
             if (off < len) {
                 /* Nothing may follow; such a connection is not reused. */
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, xs->r,
+                              APLOGNO(10723) "FastCGI backend %s sent %lu "
+                              "bytes after END_REQUEST; the connection is "
+                              "closed", backend_name(xs),
+                              (unsigned long)(len - off));
                 xs->parser.state = FCGI_ST_ERROR;
             }
             break;
@@ -323,7 +356,7 @@ static void consume(vf_xstate *xs, const uint8_t *buf, size_t len)
 
 static void on_eof(vf_xstate *xs, apr_status_t rv)
 {
-    if (stale(xs)) {
+    if (stale(xs, rv)) {
         return;
     }
     if (xs->parser.stdout_closed && xs->phase != PH_HEADERS) {
@@ -333,12 +366,7 @@ static void on_eof(vf_xstate *xs, apr_status_t rv)
                       "END_REQUEST after a complete response",
                       backend_name(xs));
         xs->parser.state = FCGI_ST_ERROR;
-        if (xs->phase == PH_BODY) {
-            APR_BRIGADE_INSERT_TAIL(xs->out, apr_bucket_eos_create(
-                                        xs->r->connection->bucket_alloc));
-        }
-        xs->finished = 1;
-        xs->outcome = VF_OUT_OK;
+        end_response(xs);
         return;
     }
     fail(xs, HTTP_BAD_GATEWAY, APR_STATUS_IS_EOF(rv) ? 0 : rv,
@@ -515,7 +543,7 @@ static int send_all(vf_xstate *xs, struct iovec *vec, int nvec)
          * the body (an early error page): take the answer if it is there. */
         while (!xs->finished && receive_some(xs) == APR_SUCCESS) {
         }
-        if (!xs->finished && !stale(xs)) {
+        if (!xs->finished && !stale(xs, rv)) {
             fail(xs, xs->got_bytes ? HTTP_BAD_GATEWAY
                                    : HTTP_SERVICE_UNAVAILABLE,
                  rv, "writing the request failed");
@@ -533,7 +561,7 @@ static int send_stdin(vf_xstate *xs, const char *data, apr_size_t len)
         uint8_t hdr[FCGI_HEADER_LEN];
         struct iovec vec[2];
 
-        fcgi_header_encode(hdr, FCGI_STDIN, 1, (unsigned)chunk, 0);
+        fcgi_header_encode(hdr, FCGI_STDIN, xs->x->id, (unsigned)chunk, 0);
         vec[0].iov_base = hdr;
         vec[0].iov_len = sizeof(hdr);
         vec[1].iov_base = (void *)data;
@@ -552,10 +580,16 @@ static int send_stdin(vf_xstate *xs, const char *data, apr_size_t len)
 static int send_brigade(vf_xstate *xs, apr_bucket_brigade *bb, int keep,
                         int *eos)
 {
-    apr_bucket_brigade *tmp = apr_brigade_create(xs->r->pool,
-                                                 bb->bucket_alloc);
+    apr_bucket_brigade *tmp;
     apr_bucket *e, *c;
     int stop = 0;
+
+    /* One scratch brigade per exchange: this runs once per read from the
+     * client, and a brigade lives as long as the request's pool. */
+    if (!xs->scratch) {
+        xs->scratch = apr_brigade_create(xs->r->pool, bb->bucket_alloc);
+    }
+    tmp = xs->scratch;
 
     for (e = APR_BRIGADE_FIRST(bb);
          e != APR_BRIGADE_SENTINEL(bb) && !stop; e = APR_BUCKET_NEXT(e)) {
@@ -569,6 +603,8 @@ static int send_brigade(vf_xstate *xs, apr_bucket_brigade *bb, int keep,
         /* Reading a file bucket turns it into memory: read a copy, piece
          * by piece, so a spooled body never sits in memory whole. */
         if (apr_bucket_copy(e, &c) != APR_SUCCESS) {
+            fail(xs, HTTP_INTERNAL_SERVER_ERROR, 0,
+                 "copying a request body bucket");
             return 1;
         }
         APR_BRIGADE_INSERT_TAIL(tmp, c);
@@ -580,6 +616,7 @@ static int send_brigade(vf_xstate *xs, apr_bucket_brigade *bb, int keep,
                                               APR_BLOCK_READ);
 
             if (rv != APR_SUCCESS) {
+                apr_brigade_cleanup(tmp);
                 fail(xs, HTTP_INTERNAL_SERVER_ERROR, rv,
                      "reading the spooled request body");
                 return 1;
@@ -588,6 +625,7 @@ static int send_brigade(vf_xstate *xs, apr_bucket_brigade *bb, int keep,
             apr_bucket_delete(b);
         }
     }
+    apr_brigade_cleanup(tmp);
     if (!keep) {
         apr_brigade_cleanup(bb);
     }
@@ -623,7 +661,7 @@ static int send_body(vf_xstate *xs)
             return 1;
         }
     }
-    fcgi_header_encode(hdr, FCGI_STDIN, 1, 0, 0);
+    fcgi_header_encode(hdr, FCGI_STDIN, xs->x->id, 0, 0);
     vec.iov_base = hdr;
     vec.iov_len = sizeof(hdr);
     if (send_all(xs, &vec, 1)) {
@@ -644,19 +682,40 @@ static int body_is_empty(const vf_body *body)
            && len == 0;
 }
 
+unsigned vf_exchange_next_id(void)
+{
+    static volatile apr_uint32_t last;
+
+    return apr_atomic_inc32(&last) % 65535 + 1;
+}
+
+int vf_repeatable(const request_rec *r)
+{
+    switch (r->method_number) {
+    case M_GET:                 /* HEAD too */
+    case M_PUT:
+    case M_DELETE:
+    case M_OPTIONS:
+    case M_TRACE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 void vf_exchange_head(vf_exchange *x)
 {
     if (x->nhead) {
         return;
     }
-    fcgi_begin_request_encode(x->begin, 1, FCGI_RESPONDER,
+    fcgi_begin_request_encode(x->begin, x->id, FCGI_RESPONDER,
                               x->keep_conn ? FCGI_KEEP_CONN : 0);
     x->head[0].iov_base = x->begin;
     x->head[0].iov_len = sizeof(x->begin);
     x->head[1] = x->params;
     x->nhead = 2;
     if (body_is_empty(x->body)) {
-        fcgi_header_encode(x->end_stdin, FCGI_STDIN, 1, 0, 0);
+        fcgi_header_encode(x->end_stdin, FCGI_STDIN, x->id, 0, 0);
         x->head[2].iov_base = x->end_stdin;
         x->head[2].iov_len = sizeof(x->end_stdin);
         x->nhead = 3;
@@ -707,7 +766,7 @@ vf_outcome vf_exchange_run(vf_exchange *x)
     xs.pfd.p = r->pool;
     xs.pfd.desc_type = APR_POLL_SOCKET;
     xs.pfd.desc.s = x->sock;
-    fcgi_parser_init(&xs.parser, 1);
+    fcgi_parser_init(&xs.parser, x->id);
     fcgi_cgi_headers_init(&xs.hdrs, apr_palloc(r->pool, VF_HEADER_MAX),
                           VF_HEADER_MAX);
     x->status = OK;

@@ -171,7 +171,8 @@ static int vf_handler(request_rec *r, proxy_worker *worker,
         ap_directory_walk(r);
     }
     memset(&x, 0, sizeof(x));
-    if (vf_env_encode(r, dc, body, 1, &x.params) != APR_SUCCESS) {
+    x.id = vf_exchange_next_id();
+    if (vf_env_encode(r, dc, body, x.id, &x.params) != APR_SUCCESS) {
         status = HTTP_INTERNAL_SERVER_ERROR;
         goto cleanup;
     }
@@ -216,6 +217,16 @@ static int vf_handler(request_rec *r, proxy_worker *worker,
         worker->s->status |= PROXY_WORKER_IN_ERROR;
     }
     status = vf_exchange_finish(&x, outcome);
+    if (status == HTTP_SERVICE_UNAVAILABLE && x.body_consumed) {
+        /* mod_proxy takes a 503 from a member for "try another one", and
+         * would send this request on with the part of its body this one
+         * consumed missing. */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10724)
+                      "FastCGI backend %s: the request body was partly "
+                      "sent, so the request is not sent to another member; "
+                      "502", backend->hostname);
+        status = HTTP_BAD_GATEWAY;
+    }
 
 cleanup:
     if (backend) {

@@ -29,8 +29,9 @@ static int apply_status(request_rec *r, const char *value, const char **why)
         }
         status = status * 10 + (value[i] - '0');
     }
+    /* (1xx are interim responses, never a final status.) */
     if (i != 3 || (value[3] && value[3] != ' ' && value[3] != '\t')
-        || !ap_is_HTTP_VALID_RESPONSE(status)) {
+        || !ap_is_HTTP_VALID_RESPONSE(status) || ap_is_HTTP_INFO(status)) {
         *why = apr_psprintf(r->pool, "invalid Status header \"%.40s\"",
                             value);
         return HTTP_BAD_GATEWAY;

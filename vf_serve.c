@@ -47,7 +47,8 @@ static int serve(request_rec *r, vf_pool *pool, vf_outcome *outcomep)
         return status;
     }
     memset(&x, 0, sizeof(x));
-    if (vf_env_encode(r, vf_dir_conf_get(r), body, 1, &x.params)) {
+    x.id = vf_exchange_next_id();
+    if (vf_env_encode(r, vf_dir_conf_get(r), body, x.id, &x.params)) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     x.r = r;
@@ -64,12 +65,14 @@ static int serve(request_rec *r, vf_pool *pool, vf_outcome *outcomep)
         /* A body still to be read from the client cannot be sent twice,
          * so it never rides on a kept connection that might be closing
          * (a worker recycled or retired just now): it gets a new one. */
-        /* (Only a request without a body is written whole by the thread
-         * that hands a connection over.) */
+        /* (Only a request without a body, and safe to run twice, is
+         * written whole by the thread that hands a connection over: that
+         * may be the moment a recycled worker closes it.) */
+        int early = x.nhead == 3 && vf_repeatable(r);
         vf_conn *c = vf_conn_acquire(pool, r,
                                      attempt > 0 || !body->complete,
-                                     x.nhead == 3 ? x.head : NULL,
-                                     x.nhead == 3 ? 3 : 0, &status);
+                                     early ? x.head : NULL, early ? 3 : 0,
+                                     &status);
 
         if (!c) {
             break;
