@@ -555,16 +555,18 @@ static enum pstate drain_step(struct spawner *sp, struct pool *p,
 {
     int64_t rtt = p->cf->request_terminate_timeout_ms;
     int64_t grace = rtt > 0 ? rtt : STOP_GRACE_MS;
+    /* A reload never hurries a busy worker: only request_terminate_timeout
+     * or a daemon stop bound the wait. */
+    int bounded = rtt > 0 || sp->stopping;
     int64_t elapsed = now - p->drain_since;
     int queue = p->sock->refs > 1 ? 0 : demand_queue(p->sock);
     struct worker *w;
 
-    (void)sp;
     for (w = p->workers; w != NULL; w = w->next) {
         if (w->flags & WF_KILLED)
             continue;
         if (w->flags & WF_TERMED) {
-            if (elapsed >= grace + KILL_GRACE_MS) {
+            if (bounded && elapsed >= grace + KILL_GRACE_MS) {
                 log_warning("[pool %s] worker %d still running %lld ms "
                             "into the stop: SIGKILL", p->name, (int)w->pid,
                             (long long)elapsed);
@@ -577,7 +579,7 @@ static enum pstate drain_step(struct spawner *sp, struct pool *p,
             continue;
         if (w->state == W_IDLE || w->state == W_KEPT)
             pm_retire(w, "pool stopping");
-        else if (elapsed >= grace)
+        else if (bounded && elapsed >= grace)
             pm_retire(w, "pool stopping, grace period over");
     }
     if (p->nworkers == 0)

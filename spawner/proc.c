@@ -185,6 +185,7 @@ struct proc_spec *proc_spec_build(const struct pools_pool *cf, char *err,
                                   size_t errlen)
 {
     struct proc_spec *ps = calloc(1, sizeof(*ps));
+    int i;
 
     if (ps == NULL)
         goto fail;
@@ -205,6 +206,14 @@ struct proc_spec *proc_spec_build(const struct pools_pool *cf, char *err,
     if ((ps->argv = build_argv(cf)) == NULL ||
         (ps->envp = build_envp(cf)) == NULL || build_groups(ps) < 0)
         goto fail;
+    for (i = 0; i < ps->ngroups; i++) {
+        if (ps->groups[i] == 0) {
+            snprintf(err, errlen, "refusing to run workers in group root "
+                     "(user %s is a member of gid 0)", cf->user);
+            proc_spec_free(ps);
+            return NULL;
+        }
+    }
     return ps;
 fail:
     snprintf(err, errlen, "cannot prepare the worker: out of memory");

@@ -136,6 +136,7 @@ static void commit(struct spawner *sp, struct plan *pl, struct counts *k)
     size_t i;
 
     stop_removed(sp, pl->conf->cfg, k);
+    apply_globals(sp, pl->conf->cfg);
     for (i = 0; i < pl->n; i++) {
         struct plan_item *it = &pl->items[i];
 
@@ -148,7 +149,6 @@ static void commit(struct spawner *sp, struct plan *pl, struct counts *k)
         k->changed += it->kind == PL_CHANGE;
         start(sp, it, pl->conf);
     }
-    apply_globals(sp, pl->conf->cfg);
     conf_ref_put(sp->conf);
     sp->conf = pl->conf;            /* the plan's reference */
     free(pl->items);

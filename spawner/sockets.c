@@ -1,6 +1,7 @@
 /*
  * sockets.c - bind, share and release the pools' listening sockets.
  */
+#define _GNU_SOURCE
 #include "sockets.h"
 #include "log.h"
 
@@ -35,7 +36,7 @@ static struct lsock *find(const struct pools_listen *l)
     struct lsock *s;
 
     for (s = all; s != NULL; s = s->next)
-        if (same_addr(&s->addr, l))
+        if (!s->unlinked && same_addr(&s->addr, l))
             return s;
     return NULL;
 }
@@ -147,14 +148,40 @@ void lsock_wait_for_orphans(int ms)
     takeover_wait_ms = ms;
 }
 
-/* Owner, group and mode of the socket file; -1 ids are left alone. */
-static const char *apply_perms(const char *path, const struct pools_pool *cf)
+/* Owner, group and mode of the socket file we bound (checked by device
+ * and inode, never through a symlink); unset ids mean the spawner's own,
+ * so that removing listen.owner/group on a reload takes them back. */
+static const char *apply_perms(const struct lsock *s,
+                               const struct pools_pool *cf)
 {
-    if ((cf->listen_uid != (uid_t)-1 || cf->listen_gid != (gid_t)-1) &&
-        chown(path, cf->listen_uid, cf->listen_gid) < 0)
-        return "chown";
-    if (chmod(path, (mode_t)cf->listen_mode) < 0)
-        return "chmod";
+    uid_t uid = cf->listen_uid != (uid_t)-1 ? cf->listen_uid : geteuid();
+    gid_t gid = cf->listen_gid != (gid_t)-1 ? cf->listen_gid : getegid();
+    char proc[64];
+    struct stat st;
+    int fd = open(s->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    const char *what = NULL;
+
+    if (fd < 0)
+        return "open";
+    if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+        st.st_dev != s->file_dev || st.st_ino != s->file_ino) {
+        errno = EPERM;
+        what = "check";
+    } else if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0) {
+        what = "chown";
+    } else {
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        if (chmod(proc, (mode_t)cf->listen_mode) < 0)
+            what = "chmod";
+    }
+    if (what != NULL) {
+        int e = errno;
+
+        close(fd);
+        errno = e;
+        return what;
+    }
+    close(fd);
     return NULL;
 }
 
@@ -181,11 +208,11 @@ static const char *bind_unix(struct lsock *s, const struct pools_pool *cf,
     umask(old);
     if (rc < 0)
         return strerror(errno);
-    if (stat(s->path, &st) == 0) {
+    if (lstat(s->path, &st) == 0) {
         s->file_dev = st.st_dev;
         s->file_ino = st.st_ino;
     }
-    if ((*what = apply_perms(s->path, cf)) != NULL) {
+    if ((*what = apply_perms(s, cf)) != NULL) {
         rc = errno;
         unlink(s->path);
         return strerror(rc);
@@ -309,7 +336,7 @@ void lsock_configure(struct lsock *s, const struct pools_pool *cf)
     const char *what;
 
     if (s->addr.kind == POOLS_LISTEN_UNIX && !s->unlinked &&
-        (what = apply_perms(s->path, cf)) != NULL)
+        (what = apply_perms(s, cf)) != NULL)
         log_error("[pool %s] cannot %s %s: %s", cf->name, what, s->name,
                   strerror(errno));
     /* listen(2) again only resizes the backlog of a listening socket. */
