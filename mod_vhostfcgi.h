@@ -152,6 +152,9 @@ struct vf_pool {
     gid_t gid;
     int max_children;               /* from the pools file; 0: unknown */
     int on_demand;                  /* the pools file says pm = ondemand */
+    const char *chroot;             /* the pools file's, without a trailing
+                                     * '/': the backend sees paths inside
+                                     * it; NULL: none */
     int max_conns;                  /* the backend's workers: connections
                                      * beyond are not kept; 0: unknown */
     int max_idle;                   /* idle connections kept per process */

@@ -216,6 +216,14 @@ static int is_fcgi_proxy_handler(request_rec *r, const char *handler)
     return 0;
 }
 
+/* Is path at or under dir (no trailing '/')? */
+static int inside(const char *path, const char *dir)
+{
+    apr_size_t len = strlen(dir);
+
+    return !strncmp(path, dir, len) && (path[len] == '/' || !path[len]);
+}
+
 static int vf_fixups(request_rec *r)
 {
     vf_dir_conf *dc = vf_dir_conf_get(r);
@@ -266,6 +274,12 @@ static int vf_fixups(request_rec *r)
     if (dc->pool->kind == VF_POOL_BALANCER) {
         r->handler = dc->pool->proxy_handler;   /* mod_proxy's turn */
         return OK;
+    }
+    if (dc->pool->chroot && !inside(r->filename, dc->pool->chroot)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10725)
+                      "%s is outside the chroot %s of pool %s; refused",
+                      r->filename, dc->pool->chroot, dc->pool->name);
+        return HTTP_NOT_FOUND;
     }
     /* The handler finds the pool in the directory config again: that, not
      * request_config, survives mod_dir's fast redirect to an index. */

@@ -194,17 +194,43 @@ static apr_status_t encode_table(request_rec *r, const apr_table_t *env,
     return APR_SUCCESS;
 }
 
+/* A pool whose workers run chrooted (the pools file's chroot) sees its
+ * files at paths inside the chroot: /home/uls/htdocs/x.php under chroot
+ * /home/uls is /htdocs/x.php there.  (vf_check.c refuses a script outside
+ * the chroot.) */
+static void jail_paths(request_rec *r, const char *root)
+{
+    static const char *const names[] = {
+        "SCRIPT_FILENAME", "DOCUMENT_ROOT", "CONTEXT_DOCUMENT_ROOT",
+        "PATH_TRANSLATED", NULL
+    };
+    apr_size_t len = strlen(root);
+    int i;
+
+    for (i = 0; names[i]; i++) {
+        const char *v = apr_table_get(r->subprocess_env, names[i]);
+
+        if (v && !strncmp(v, root, len) && (v[len] == '/' || !v[len])) {
+            apr_table_setn(r->subprocess_env, names[i],
+                           v[len] ? v + len : "/");
+        }
+    }
+}
+
 apr_status_t vf_env_encode(request_rec *r, const vf_dir_conf *dc,
                            const vf_body *body, unsigned request_id,
                            struct iovec *out)
 {
     apr_status_t rv;
+    int pooled = r->handler && !strcmp(r->handler, VF_POOL_HANDLER);
 
     fix_filename(r, dc);
     ap_add_common_vars(r);
     ap_add_cgi_vars(r);
-    if ((r->handler && !strcmp(r->handler, VF_POOL_HANDLER))
-        || dc->check_script != 0) {
+    if (pooled && dc->pool && dc->pool->chroot) {
+        jail_paths(r, dc->pool->chroot);
+    }
+    if (pooled || dc->check_script != 0) {
         /* php-fpm with cgi.fix_pathinfo=0 runs the file PATH_TRANSLATED
          * names (DOCUMENT_ROOT + PATH_INFO): for /s.php/private/other.php
          * that is other.php, chosen by the client and never checked.  The

@@ -205,6 +205,14 @@ static const char *resolve_named(apr_pool_t *p, vf_pool *pool,
     pool->gid = pc->gid;
     pool->max_children = (int)pc->max_children;
     pool->on_demand = pc->pm == POOLS_PM_ONDEMAND;
+    if (pc->chroot && strcmp(pc->chroot, "/")) {
+        apr_size_t len = strlen(pc->chroot);
+
+        while (len > 1 && pc->chroot[len - 1] == '/') {
+            len--;
+        }
+        pool->chroot = apr_pstrndup(p, pc->chroot, len);
+    }
     return NULL;
 }
 

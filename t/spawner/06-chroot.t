@@ -1,5 +1,7 @@
 #!/usr/bin/perl
-# A chroot pool serving a script with php-cgi.
+# A chroot pool serving a script with php-cgi, directly and through httpd
+# (VhostFcgiPool: the paths httpd sends are inside the jail, and a script
+# outside it is refused).
 #
 # The jail holds php-cgi and exactly the libraries `ldd` lists, hard-linked
 # (copied when /tmp is another file system) - no /etc, no php.ini, no
@@ -10,13 +12,14 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/lib";
+use lib "$FindBin::Bin/lib", "$FindBin::Bin/../soak/lib";
 use Test::More;
 use File::Copy qw(copy);
 use File::Path qw(make_path);
 use File::Basename qw(dirname);
 use Time::HiRes qw(sleep);
 use VFSpawn;
+require VFSoak;
 
 plan skip_all => 'needs root' if $> != 0;
 plan skip_all => 'build/vhostfcgi-spawn missing (make spawner)'
@@ -25,6 +28,7 @@ my $php = '/usr/bin/php-cgi8.2';
 plan skip_all => "$php missing" unless -x $php;
 
 ensure_user('vf-alice');
+VFSoak::ensure_user($VFSoak::WEB);
 my ($ua, $ga) = (uid_of('vf-alice'), gid_of('vf-alice'));
 my $dir = test_dir();
 my $jail = "$dir/jail";
@@ -62,6 +66,9 @@ user = vf-alice
 chroot = $jail
 chdir = /www
 pm = ondemand
+listen.owner = $VFSoak::WEB
+listen.group = $VFSoak::WEB
+listen.mode = 0660
 env[VF_TEST_POOL] = \$pool
 
 [nojail]
@@ -102,6 +109,32 @@ my $row = status_row(scalar spawner_status($conf), 'nojail');
 is($row->{state}, 'throttled', '-s shows the pool throttled')
     or diag scalar spawner_status($conf);
 ok($row->{spawned} == 0, 'no worker ever started');
+# Through httpd: the vhost's DocumentRoot is the jail's /www.
+{
+    mkdir "$dir/out";
+    write_file("$dir/out/x.php", "<?php echo 'OUTSIDE-', 'RAN';\n");
+    system('chmod', '-R', 'a+rX', "$dir/out");
+    my $h = VFSoak::httpd_start(
+        dir => $dir, bins => VFSoak::snapshot_bins($dir),
+        extra => "VhostFcgiPoolsFile $conf\n",
+        vhosts => [ { name => 'jail.test', root => "$jail/www", pool => 'jail' },
+                    { name => 'out.test', root => "$dir/out", pool => 'jail' } ]);
+    my $c = VFSoak::Client->new(port => $h->{port}, timeout => 20);
+    my $res = $c->request(host => 'jail.test', path => '/where.php');
+    is($res->{status}, 200, 'httpd: the chroot pool runs /where.php')
+        or diag $res->{body}, VFSoak::read_file($h->{errlog});
+    like($res->{body} // '', qr/^marker=inside the jail$/m,
+         'httpd: SCRIPT_FILENAME is the path inside the jail');
+    my $mark = VFSoak::log_size($h->{errlog});
+    $res = $c->request(host => 'out.test', path => '/x.php');
+    is($res->{status}, 404, 'httpd: a script outside the jail: 404');
+    unlike($res->{body} // '', qr/OUTSIDE-RAN/, '... not run');
+    like(VFSoak::log_since($h->{errlog}, $mark), qr/AH10725: .*outside the chroot/,
+         '... and the error log says why');
+    $c->close;
+    VFSoak::httpd_stop($h);
+}
+
 is(stop_spawner($s), 0, 'graceful stop');
 # php-cgi in the jail warns about the time zone database it cannot find;
 # it writes that to stdout when it exits.
