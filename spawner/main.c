@@ -284,13 +284,7 @@ static int startup(struct spawner *sp, const struct opts *o)
     /* Held from the start, read by the signalfd of sup_init_main(): a HUP
      * or TERM during a slow startup (waiting for orphaned workers) must
      * not kill us with the default action. */
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &set, NULL);
+    sup_hold_signals(&set);
     memset(&pl, 0, sizeof(pl));
     notify_init_main();
     if (std_fds() || check_root() || load_config(sp, &cfg) ||

@@ -41,19 +41,24 @@ static void close_fds(void *arg)
     tmr_heap_free(&sp->timers);
 }
 
+int sup_hold_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGUSR1);
+    sigaddset(set, SIGCHLD);
+    return sigprocmask(SIG_BLOCK, set, NULL);
+}
+
 int sup_init_main(struct spawner *sp)
 {
     sigset_t set;
 
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGCHLD);
     /* Writes to a status client that went away must not kill us. */
     signal(SIGPIPE, SIG_IGN);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) {
+    if (sup_hold_signals(&set) < 0) {
         log_error("sigprocmask: %s", strerror(errno));
         return -1;
     }

@@ -18,6 +18,10 @@
  * tied to the process that added it (signalfd_poll() waits on that
  * process's signal queue), so a set made before fork() would never wake
  * for the daemon's signals. */
+/* Blocks the signals the event loop reads (HUP, TERM, INT, USR1, CHLD)
+ * and fills *set with them; startup holds them from its first step. */
+int sup_hold_signals(sigset_t *set);
+
 int sup_init_main(struct spawner *sp);
 
 /* Adds fd (level-triggered EPOLLIN) / removes it. */
