@@ -622,8 +622,13 @@ static enum pstate a_hurry(struct spawner *sp, struct pool *p,
     (void)arg;
     if (p->unlink_on_drain)
         lsock_unlink(p->sock);
-    if (sp->stopping < 2)
+    if (sp->stopping < 2) {
+        /* Draining since a reload, which waits for requests however long
+         * they run (drain_step): the stop's grace period starts now. */
+        if (rtt <= 0)
+            p->drain_since = now;
         return p->state;
+    }
     p->drain_since = now - (rtt > 0 ? rtt : STOP_GRACE_MS);
     return drain_step(sp, p, now);
 }
