@@ -7,7 +7,7 @@
  * (bad versions, wrong request ids, truncated records, connections dropped
  * half-way, header blocks the module has to refuse, ...).
  *
- *   fcgi-misbehave -l LISTEN [-p PIDFILE] [-d] [-c N] [-v]
+ *   fcgi-misbehave -l LISTEN [-p PIDFILE] [-d] [-c N] [-s DIR] [-v]
  *
  *   -l LISTEN   a Unix socket path (anything containing '/') or HOST:PORT
  *               (TCP; "[::1]:9010" for IPv6, "*:9010" or ":9010" for any).
@@ -22,6 +22,13 @@
  *   -c N        close every connection after N requests, like php-fpm's
  *               pm.max_requests recycling a worker holding a kept-alive
  *               connection (default: unlimited).
+ *   -s DIR      state directory for once-only misbehaviour: a scenario
+ *               that takes ?once=N (overloaded-in-body) misbehaves for the
+ *               first request carrying that N only (it creates DIR/once-N,
+ *               O_EXCL); later ones get a well-behaved answer (echo).
+ *               Instances given the same DIR share it, so a balancer's
+ *               other member answers the retry normally.  Without -s,
+ *               ?once= is ignored (always misbehave).
  *   -v          log every request on stderr.
  *   -h          usage and the list of scenarios.
  *
@@ -222,6 +229,7 @@ static int pair_name_is(const struct pair *pr, const char *name)
 static const char *progname = "fcgi-misbehave";
 static int verbose;
 static unsigned long max_requests_per_conn;     /* -c; 0 = unlimited */
+static const char *state_dir;                   /* -s; NULL = none */
 
 /* Shared by the server and all connection children (MAP_SHARED, created
  * before the first fork); lock-free atomics work across processes. */
@@ -558,6 +566,9 @@ struct request {
     size_t npairs, pairs_cap;
     unsigned long long stdin_bytes;
     uint32_t stdin_sum;                 /* sum of stdin bytes, mod 2^32 */
+    unsigned long long overload_at;     /* overloaded-in-body: send
+                                         * FCGI_OVERLOADED once this many
+                                         * STDIN bytes are in; 0 = no */
 };
 
 /* Pairs may be split anywhere across PARAMS records, so they are decoded
@@ -646,6 +657,37 @@ static long long opt_num(const struct request *r, const char *name,
         p = amp ? amp + 1 : end;
     }
     return def;
+}
+
+/* ?once=N (see -s): 1 if this request is the first to carry N, so it is
+ * the one to misbehave; 0 if one before it (on any instance sharing the
+ * state directory) already did.  Without ?once= or without -s: 1. */
+static int once_claim(const struct request *r)
+{
+    long long n = opt_num(r, "once", 0, 0, 999999999999999LL);
+    char path[4096];
+    int fd;
+
+    if (n == 0)
+        return 1;
+    if (!state_dir) {
+        logmsg("request %u: ?once= without -s DIR; misbehaving anyway", r->id);
+        return 1;
+    }
+    if ((size_t)snprintf(path, sizeof path, "%s/once-%lld", state_dir, n)
+        >= sizeof path) {
+        logmsg("state directory path too long; misbehaving anyway");
+        return 1;
+    }
+    fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600);
+    if (fd >= 0) {
+        close(fd);
+        return 1;
+    }
+    if (errno == EEXIST)
+        return 0;
+    logmsg("%s: %s; misbehaving anyway", path, strerror(errno));
+    return 1;
 }
 
 /* ------------------------------------------------------------------------
@@ -1056,6 +1098,57 @@ static enum outcome sc_exit_status(struct conn *c, struct request *r)
     return NEXT;
 }
 
+/* A complete answer, then records for the same request id after its
+ * END_REQUEST: a second complete answer (STDOUT, empty STDOUT,
+ * END_REQUEST), ?ms=300 later, while the connection is kept.  A proxy that
+ * reuses the connection must never take those for the answer to its next
+ * request.  ?ms=0: the second answer goes out in the same write() as the
+ * first, so it arrives right behind the first END_REQUEST. */
+static enum outcome sc_extra_end(struct conn *c, struct request *r)
+{
+    static const char first[] = "Content-Type: text/plain\r\n\r\n"
+                                "first answer\n";
+    char extra[128];
+    unsigned char out[2 * (3 * FCGI_HEADER_LEN + 8 + 128 + 8)], body[8];
+    long long ms = opt_num(r, "ms", 300, 0, 86400000);
+    size_t n = 0, len;
+
+    put_end_request_body(body, 0, FCGI_REQUEST_COMPLETE);
+    len = sizeof first - 1;
+    n += put_record(out + n, FCGI_STDOUT, r->id, first, len, pad8(len));
+    n += put_record(out + n, FCGI_STDOUT, r->id, NULL, 0, 0);
+    n += put_record(out + n, FCGI_END_REQUEST, r->id, body, 8, 0);
+    atomic_fetch_add(&counters->completed, 1);
+    if (ms > 0) {
+        conn_write(c, out, n);
+        n = 0;
+        msleep(ms);
+    }
+    snprintf(extra, sizeof extra, "Content-Type: text/plain\r\n\r\n"
+             "LEFTOVER of request id %u, sent after its END_REQUEST\n", r->id);
+    len = strlen(extra);
+    n += put_record(out + n, FCGI_STDOUT, r->id, extra, len, pad8(len));
+    n += put_record(out + n, FCGI_STDOUT, r->id, NULL, 0, 0);
+    n += put_record(out + n, FCGI_END_REQUEST, r->id, body, 8, 0);
+    conn_write(c, out, n);
+    return NEXT;
+}
+
+/* The FCGI_OVERLOADED itself goes out from handle_record, as soon as
+ * ?after=100000 STDIN bytes are in (r->overload_at); the rest of STDIN is
+ * then read and dropped.  This runs once STDIN is complete: for a body
+ * shorter than ?after, OVERLOADED now; with ?once=N for all but the first
+ * request carrying N, an echo (answered by another balancer member, say). */
+static enum outcome sc_overloaded_in_body(struct conn *c, struct request *r)
+{
+    if (r->overload_at) {
+        r->overload_at = 0;
+        end_request(c, r->id, 0, FCGI_OVERLOADED);
+        return NEXT;
+    }
+    return sc_echo(c, r);
+}
+
 struct scenario {
     const char *name;
     enum outcome (*run)(struct conn *, struct request *);
@@ -1099,6 +1192,10 @@ static const struct scenario scenarios[] = {
     { "unknown-role",  sc_unknown_role, "END_REQUEST FCGI_UNKNOWN_ROLE only" },
     { "no-end",        sc_no_end,       "full response and stream end, no END_REQUEST" },
     { "exit-status",   sc_exit_status,  "normal response, END_REQUEST app status ?status=1" },
+    { "extra-end",     sc_extra_end,
+      "a full answer, then ?ms=300 later a 2nd one (same id) after END_REQUEST" },
+    { "overloaded-in-body", sc_overloaded_in_body,
+      "OVERLOADED after ?after=100000 STDIN bytes (?once=N: then echo)" },
 };
 
 #define N_SCENARIOS (sizeof scenarios / sizeof scenarios[0])
@@ -1272,6 +1369,7 @@ static enum outcome begin_request(struct conn *c, struct request *r,
     r->npairs = 0;
     r->stdin_bytes = 0;
     r->stdin_sum = 0;
+    r->overload_at = 0;
     if (r->role != FCGI_RESPONDER) {
         end_request(c, r->id, 0, FCGI_UNKNOWN_ROLE);
         return request_done(c, r, NEXT);
@@ -1307,6 +1405,10 @@ static enum outcome handle_record(struct conn *c, struct request *r,
             r->params_done = 1;
             if (!r->stdin_done) {
                 decode_params(r);
+                if (pick_scenario(r)->run == sc_overloaded_in_body
+                    && once_claim(r))
+                    r->overload_at = (unsigned long long)
+                        opt_num(r, "after", 100000, 1, 1LL << 40);
                 if (pick_scenario(r)->run == sc_answer_early) {
                     if (sc_answer_early(c, r) == CLOSE)
                         return request_done(c, r, CLOSE);
@@ -1339,6 +1441,16 @@ static enum outcome handle_record(struct conn *c, struct request *r,
         r->stdin_bytes += rec->clen;
         for (size_t i = 0; i < rec->clen; i++)
             r->stdin_sum += rec->content[i];
+        if (r->overload_at && !r->answered
+            && r->stdin_bytes >= r->overload_at) {
+            /* overloaded-in-body: refuse it half-way, read the rest */
+            if (verbose)
+                logmsg("request %u: FCGI_OVERLOADED after %llu STDIN bytes",
+                       r->id, r->stdin_bytes);
+            r->overload_at = 0;
+            end_request(c, r->id, 0, FCGI_OVERLOADED);
+            r->answered = 1;
+        }
         return NEXT;
 
     default:
@@ -1651,11 +1763,12 @@ static void accept_one(int listen_fd)
 static void usage(FILE *out)
 {
     fprintf(out,
-        "usage: %s -l LISTEN [-p PIDFILE] [-d] [-c N] [-v]\n"
+        "usage: %s -l LISTEN [-p PIDFILE] [-d] [-c N] [-s DIR] [-v]\n"
         "  -l LISTEN   unix socket path (contains '/') or HOST:PORT\n"
         "  -p PIDFILE  write the pid there once listening\n"
         "  -d          daemonize; returns once ready\n"
         "  -c N        close each connection after N requests\n"
+        "  -s DIR      state directory for ?once=N (first request only)\n"
         "  -v          log every request on stderr\n"
         "scenario = last REQUEST_URI segment (extension optional), options\n"
         "from the query string; unknown names behave as echo:\n", progname);
@@ -1668,12 +1781,13 @@ int main(int argc, char **argv)
     const char *listen_spec = NULL, *pidfile = NULL, *unix_path = NULL;
     int daemon_mode = 0, listen_fd, ready_fd = -1, opt;
 
-    while ((opt = getopt(argc, argv, "l:p:dc:vh")) != -1) {
+    while ((opt = getopt(argc, argv, "l:p:dc:s:vh")) != -1) {
         switch (opt) {
         case 'l': listen_spec = optarg; break;
         case 'p': pidfile = optarg; break;
         case 'd': daemon_mode = 1; break;
         case 'v': verbose = 1; break;
+        case 's': state_dir = optarg; break;
         case 'c': {
             char *end;
             errno = 0;

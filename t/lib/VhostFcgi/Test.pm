@@ -38,7 +38,7 @@ use Digest::MD5 ();
 
 our @EXPORT_OK = qw(
     vf_module is_stock stock_todo
-    raw_request raw_connect read_response
+    raw_request raw_connect read_response send_request
     log_mark log_since log_wait_for
     httpd_children rss_kb children_rss_kb
     parse_env misbehave_available t_logs_dir
@@ -247,6 +247,29 @@ sub raw_request {
     $res->{elapsed} = time - $t0;
     $res->{local_port} = $local_port;
     close $sock;
+    return $res;
+}
+
+# send_request($sock, $method, $path, %opt) sends one request on a client
+# connection kept open (raw_connect), without "Connection: close", and
+# reads its response: several requests on one connection reach the same
+# httpd child, one after the other.  Options as raw_request's headers,
+# body and timeout.  Returns read_response's hash plus {write_error}.
+sub send_request {
+    my ($sock, $method, $path, %opt) = @_;
+    my $req = "$method $path HTTP/1.1\r\nHost: localhost\r\n";
+    my @h = @{ $opt{headers} || [] };
+    while (@h) {
+        my ($n, $v) = splice @h, 0, 2;
+        $req .= "$n: $v\r\n";
+    }
+    $req .= "Content-Length: " . length($opt{body}) . "\r\n"
+        if defined $opt{body};
+    $req .= "\r\n" . ($opt{body} // '');
+    local $SIG{PIPE} = 'IGNORE';
+    my $write_error = _write_all($sock, $req);
+    my $res = read_response($sock, method => $method, %opt);
+    $res->{write_error} = $write_error if $write_error;
     return $res;
 }
 
