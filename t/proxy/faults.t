@@ -4,6 +4,7 @@
 #
 #   cannot connect                   -> 503, errno text in the error log
 #   malformed records / headers      -> 502 (and an error logged)
+#   Status: 1xx (interim, never final) -> 502, "invalid Status" logged
 #   silent past the timeout (2 s)    -> 504
 #   broken after the headers were sent -> the client sees an aborted
 #                                       response, never a complete one
@@ -13,6 +14,7 @@ use warnings FATAL => 'all';
 
 use Apache::Test qw(-withtestmore);
 use VhostFcgi::Test qw(:all);
+use IO::Select ();
 
 # [scenario, what stock mod_proxy_fcgi 2.4 does instead, whether stock logs
 # an error]: a non-empty note makes the status test a TODO under
@@ -30,7 +32,10 @@ my @bad_gateway = (
     ['end-first',     '200 with an empty body when END_REQUEST comes first', 0],
 );
 
-plan tests => 6 + 2 * @bad_gateway + 2 + 3 + 3 + 4 + 6 + 3 + 5;
+# Status codes a backend may not give as a response's status: interim.
+my @interim = (100, 101, 103);
+
+plan tests => 6 + 2 * @bad_gateway + 2 * @interim + 2 + 3 + 3 + 4 + 6 + 3 + 5;
 
 my $start_mark = log_mark();
 my $parent = VhostFcgi::Test::httpd_parent_pid();
@@ -55,7 +60,7 @@ my $parent = VhostFcgi::Test::httpd_parent_pid();
 }
 
 SKIP: {
-    skip 'fcgi-misbehave not built (make tools)', 2 * @bad_gateway + 26
+    skip 'fcgi-misbehave not built (make tools)', 2 * @bad_gateway + 2 * @interim + 26
         unless misbehave_available();
 
     # --- malformed responses: 502 ------------------------------------------
@@ -72,6 +77,30 @@ SKIP: {
         local $TODO = $stock_logs ? undef : stock_todo('logs nothing');
         ok(log_wait_for($mark, qr/:(?:error|crit|warn)\]/, 2),
            "$sc: an error is logged");
+    }
+
+    # --- Status: 1xx: an interim status is never the final one -------------
+    # (Read raw, up to the close: read_response would skip a 1xx head.)
+    for my $code (@interim) {
+        my $mark = log_mark();
+        my $sock = raw_connect('vf_fault');
+        print $sock "GET /mb/status?code=$code HTTP/1.1\r\nHost: localhost\r\n"
+                    . "Connection: close\r\n\r\n";
+        my ($raw, $sel) = ('', IO::Select->new($sock));
+        while ($sel->can_read(15)) {
+            last unless sysread($sock, $raw, 65536, length $raw);
+        }
+        close $sock;
+        my @status_lines = $raw =~ m{^(HTTP/\d\.\d \d{3}[^\r\n]*)}mg;
+        local $TODO = stock_todo("passes Status: $code on as the final status (a broken response)");
+        ok(@status_lines == 1 && $status_lines[0] =~ m{^HTTP/1\.1 502 },
+           "Status: $code from the backend: the client gets one response, a 502")
+            or diag('got: ' . join(' | ', @status_lines)
+                    . (length $raw ? '' : ' (nothing)'));
+        $TODO = stock_todo('logs nothing');
+        ok(log_wait_for($mark, qr/AH10640: .*\/mb\/status\): invalid Status header "$code /, 2),
+           "Status: $code: the error log says \"invalid Status header\"")
+            or diag(log_since($mark));
     }
 
     # crlf-value: whatever the status, the injected header never reaches
