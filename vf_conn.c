@@ -521,6 +521,28 @@ static int wait_local(vf_pool *pool, vf_waiter *w)
 
 static void reaper_kick(void);
 
+/* For a request that needs a new connection at max_conns: a connection
+ * this process keeps idle holds the worker that connection needs, so it
+ * is closed and its slot taken (1), rather than leave the new one in the
+ * backend's queue until the reaper closes the idle one. */
+static int make_room(vf_pool *pool)
+{
+    struct vf_conn_cache *cache = pool->cache;
+    vf_conn *c = NULL;
+
+    if (pool->max_conns > 0 && apr_atomic_read32(&pool->shared->open)
+                               >= (apr_uint32_t)pool->max_conns) {
+        apr_thread_mutex_lock(cache->mutex);
+        c = pop_idle(cache);
+        apr_thread_mutex_unlock(cache->mutex);
+    }
+    if (!c) {
+        return 0;
+    }
+    conn_drop(pool, c);
+    return 1;
+}
+
 /* ------------------------------------------------------------------ */
 /* Acquire and release                                                 */
 /* ------------------------------------------------------------------ */
@@ -545,15 +567,8 @@ vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
             enqueue(cache, &w);
             apr_thread_mutex_unlock(cache->mutex);
             if (wait_local(pool, &w)) {
-                /* A request not safe to run twice looks first: handed
-                 * over as its giver read END_REQUEST, the connection may
-                 * be closing (a worker recycled), and a retry after a
-                 * plain close is not for it (vf_exchange.c, stale()). */
-                if (w.conn && (vf_repeatable(r) || still_open(w.conn))) {
-                    return w.conn;
-                }
                 if (w.conn) {
-                    conn_drop(pool, w.conn);
+                    return w.conn;
                 }
                 slot = 1;
             }
@@ -568,6 +583,9 @@ vf_conn *vf_conn_acquire(vf_pool *pool, request_rec *r, int fresh,
             return c;
         }
         conn_close(pool, c);
+    }
+    if (fresh) {
+        slot = make_room(pool);
     }
     return connect_new(pool, r, slot, status);
 }

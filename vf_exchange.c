@@ -28,6 +28,9 @@
 /* Largest CGI header block accepted (nginx's default is 4 or 8 KB). */
 #define VF_HEADER_MAX    (32 * 1024)
 #define VF_BODY_CHUNK    (64 * 1024)
+/* A stderr line longer than this is logged in pieces (httpd cuts an
+ * error-log entry at about 8 KB anyway). */
+#define VF_STDERR_LINE   (4 * 1024)
 
 typedef enum {
     PH_HEADERS,         /* reading the CGI header block */
@@ -57,6 +60,8 @@ typedef struct {
     apr_time_t headers_due;         /* the header block must be complete by
                                      * then (set once the request is sent) */
     apr_bucket_brigade *scratch;    /* send_brigade's, made once */
+    char *errline;                  /* a stderr line not yet ended */
+    apr_size_t errlen;
 } vf_xstate;
 
 /* ------------------------------------------------------------------ */
@@ -125,9 +130,8 @@ static void client_body_failed(vf_xstate *xs, apr_status_t rv)
  * run it (a script that died without output, a worker killed at
  * request_terminate_timeout): then only a method safe to repeat is
  * retried, as nginx does.  (php-fpm recycling a worker drains what it was
- * sent and then closes, so a request of another method that met a
- * recycle this way gets 502; vf_conn.c keeps them off connections a
- * recycle may be closing.) */
+ * sent and then closes: a pool never puts a request of another method on
+ * a kept connection (vf_serve.c); a drop-in with enablereuse=on may.) */
 static int stale(vf_xstate *xs, apr_status_t rv)
 {
     if (!xs->x->reused || xs->got_bytes || xs->client_read) {
@@ -247,7 +251,47 @@ static void on_stdout(vf_xstate *xs, const uint8_t *data, size_t len)
     }
 }
 
-/* The backend's stderr: one log line per line, naming the backend. */
+/* Logs one line of the backend's stderr (a lone CR is nothing). */
+static void log_stderr(vf_xstate *xs, const char *p, size_t n)
+{
+    if (n > 0 && !(n == 1 && *p == '\r')) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, xs->r, APLOGNO(10643)
+                      "FastCGI backend %s (vhost %s) stderr: %.*s",
+                      backend_name(xs), xs->r->server->server_hostname,
+                      (int)n, p);
+    }
+}
+
+static void flush_stderr(vf_xstate *xs)
+{
+    log_stderr(xs, xs->errline, xs->errlen);
+    xs->errlen = 0;
+}
+
+/* Keeps the start of a line until its end arrives; a line longer than
+ * VF_STDERR_LINE is logged in pieces of that size. */
+static void hold_stderr(vf_xstate *xs, const char *p, size_t n)
+{
+    if (!xs->errline) {
+        xs->errline = apr_palloc(xs->r->pool, VF_STDERR_LINE);
+    }
+    while (n > 0) {
+        size_t take = VF_STDERR_LINE - xs->errlen;
+
+        take = take < n ? take : n;
+        memcpy(xs->errline + xs->errlen, p, take);
+        xs->errlen += take;
+        p += take;
+        n -= take;
+        if (xs->errlen == VF_STDERR_LINE) {
+            flush_stderr(xs);
+        }
+    }
+}
+
+/* The backend's stderr, one log entry per line: a line split across
+ * records or reads is put together first (the rest of one not ended by
+ * a newline is logged when the exchange ends). */
 static void on_stderr(vf_xstate *xs, const uint8_t *data, size_t len)
 {
     const char *p = (const char *)data, *end = p + len;
@@ -256,11 +300,14 @@ static void on_stderr(vf_xstate *xs, const uint8_t *data, size_t len)
         const char *nl = memchr(p, '\n', end - p);
         const char *stop = nl ? nl : end;
 
-        if (stop > p && !(stop - p == 1 && *p == '\r')) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, xs->r, APLOGNO(10643)
-                          "FastCGI backend %s (vhost %s) stderr: %.*s",
-                          backend_name(xs), xs->r->server->server_hostname,
-                          (int)(stop - p), p);
+        if (nl && !xs->errlen) {
+            log_stderr(xs, p, stop - p);        /* whole: no copy */
+        }
+        else {
+            hold_stderr(xs, p, stop - p);
+            if (nl) {
+                flush_stderr(xs);
+            }
         }
         p = nl ? nl + 1 : end;
     }
@@ -784,6 +831,7 @@ vf_outcome vf_exchange_run(vf_exchange *x)
         wait_and_read(&xs, 0);
     }
     pass_out(&xs, 0);
+    flush_stderr(&xs);
 
     apr_socket_timeout_set(x->sock, saved_timeout);
     x->body_consumed = xs.client_read;

@@ -217,10 +217,12 @@ static int vf_handler(request_rec *r, proxy_worker *worker,
         worker->s->status |= PROXY_WORKER_IN_ERROR;
     }
     status = vf_exchange_finish(&x, outcome);
-    if (status == HTTP_SERVICE_UNAVAILABLE && x.body_consumed) {
+    if (status == HTTP_SERVICE_UNAVAILABLE && x.body_consumed
+        && worker->balancer) {
         /* mod_proxy takes a 503 from a member for "try another one", and
          * would send this request on with the part of its body this one
          * consumed missing. */
+        apr_table_unset(r->err_headers_out, "Retry-After");
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10724)
                       "FastCGI backend %s: the request body was partly "
                       "sent, so the request is not sent to another member; "

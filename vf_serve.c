@@ -62,17 +62,20 @@ static int serve(request_rec *r, vf_pool *pool, vf_outcome *outcomep)
      * consumed is retried once, on a connection opened for it. */
     apr_atomic_inc32(&pool->shared->busy);
     for (attempt = 0; attempt < 2; attempt++) {
-        /* A body still to be read from the client cannot be sent twice,
-         * so it never rides on a kept connection that might be closing
-         * (a worker recycled or retired just now): it gets a new one. */
-        /* (Only a request without a body, and safe to run twice, is
-         * written whole by the thread that hands a connection over: that
-         * may be the moment a recycled worker closes it.) */
-        int early = x.nhead == 3 && vf_repeatable(r);
+        /* A kept connection may be closing (a worker recycled or retired
+         * just now), and a request that met the close is sent again.  So
+         * a request that cannot be sent twice (a body still to be read
+         * from the client) or must not run twice (POST, PATCH, ...: a
+         * plain close cannot tell a recycled worker from a script that
+         * died) never rides on one: it gets a new connection, which a
+         * worker took from its listen queue and serves before any
+         * recycling.  (Only a request without a body is written whole by
+         * the thread that hands a connection over.) */
         vf_conn *c = vf_conn_acquire(pool, r,
-                                     attempt > 0 || !body->complete,
-                                     early ? x.head : NULL, early ? 3 : 0,
-                                     &status);
+                                     attempt > 0 || !body->complete
+                                     || !vf_repeatable(r),
+                                     x.nhead == 3 ? x.head : NULL,
+                                     x.nhead == 3 ? 3 : 0, &status);
 
         if (!c) {
             break;
