@@ -833,6 +833,21 @@ static enum outcome sc_stderr(struct conn *c, struct request *r)
     return NEXT;
 }
 
+/* One stderr line cut across two records (and reads: 50 ms apart), then
+ * two lines in one record, the last without its newline. */
+static enum outcome sc_stderr_split(struct conn *c, struct request *r)
+{
+    static const char first[] = "misbehave split line: first half, ";
+    static const char second[] = "second half\nline two\nline three";
+
+    write_record(c, FCGI_STDERR, r->id, first, strlen(first), 0);
+    msleep(50);
+    write_record(c, FCGI_STDERR, r->id, second, strlen(second), 0);
+    write_stdout_str(c, r->id, "Content-Type: text/plain\r\n\r\nok\n");
+    finish(c, r->id, 0);
+    return NEXT;
+}
+
 static enum outcome sc_big(struct conn *c, struct request *r)
 {
     /* Pattern offsets 0..25 into one buffer give every chunk its place. */
@@ -1169,6 +1184,7 @@ static const struct scenario scenarios[] = {
     { "location",      sc_location,     "Location: /local/target, no Status" },
     { "location-abs",  sc_location_abs, "Location: http://example.com/x" },
     { "stderr",        sc_stderr,       "a message on FCGI_STDERR, then ok" },
+    { "stderr-split",  sc_stderr_split, "a stderr line across two records, two in one" },
     { "big",           sc_big,          "?bytes=10485760 of A..Z in 64K records" },
     { "flush",         sc_flush,        "?n=3 \"tick i\" records, ?ms=1000 apart" },
     { "wrong-version", sc_wrong_version, "a STDOUT record with version 2" },

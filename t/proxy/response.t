@@ -9,7 +9,7 @@ use Apache::Test qw(-withtestmore);
 use Time::HiRes qw(time sleep);
 use VhostFcgi::Test qw(:all);
 
-plan tests => 47;
+plan tests => 51;
 
 use constant MB => 1024 * 1024;
 my $mb = misbehave_available();
@@ -174,6 +174,22 @@ SKIP: {
     ok(($line // '') =~ /localhost/ && ($line // '') =~ /misbehave(?!\s+says)/,
        'the stderr log line names the vhost and the backend')
         or diag($line // '(no line)');
+}
+
+SKIP: {
+    skip 'fcgi-misbehave not built', 4 unless $mb;
+    my $mark = log_mark();
+    my $res = raw_request('vf_fault', 'GET', '/mb/stderr-split');
+    is($res->{status}, 200, 'misbehave stderr-split: 200');
+    my $log = log_wait_for($mark, qr/line three/) // '';
+    my @lines = grep { /misbehave split line|line two|line three/ } split /\n/, $log;
+    local $TODO = stock_todo('logs each record on its own');
+    ok((grep { /misbehave split line: first half, second half$/ } @lines),
+       'a stderr line split across two records is logged as one line')
+        or diag(join "\n", @lines);
+    is(scalar @lines, 3, 'three lines, three log entries') or diag(join "\n", @lines);
+    ok((grep { /stderr: line three$/ } @lines),
+       'the last line, without its newline, is logged when the exchange ends');
 }
 
 # --- the body framing survives odd record sizes --------------------------
