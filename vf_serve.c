@@ -9,11 +9,11 @@
 
 /* The request's figures into the pool's shared counters. */
 static void count_request(vf_pool *pool, int status, vf_outcome outcome,
-                          apr_time_t start)
+                          apr_interval_time_t took)
 {
     static const apr_uint32_t bounds[] = VF_LATENCY_BOUNDS;
     vf_pool_shared *sh = pool->shared;
-    apr_time_t ms = apr_time_as_msec(apr_time_now() - start);
+    apr_time_t ms = apr_time_as_msec(took);
     int b = 0;
 
     apr_atomic_inc32(&sh->requests);
@@ -35,28 +35,29 @@ static void count_request(vf_pool *pool, int status, vf_outcome outcome,
     }
 }
 
-/* Sends an admitted request to its pool and passes on the answer. */
-static int serve(request_rec *r, vf_pool *pool, vf_outcome *outcomep)
+/* Sends an admitted request to its pool and reads the answer into *x.
+ * Returns OK when an exchange ended (*outcomep says how; the caller
+ * finishes it with vf_exchange_finish), else the HTTP error status. */
+static int serve(request_rec *r, vf_pool *pool, vf_exchange *x,
+                 vf_outcome *outcomep)
 {
     vf_body *body;
-    vf_exchange x;
-    vf_outcome outcome = VF_OUT_REFUSED;
     int status, attempt;
 
     if ((status = vf_body_prepare(r, &body)) != OK) {
         return status;
     }
-    memset(&x, 0, sizeof(x));
-    x.id = vf_exchange_next_id();
-    if (vf_env_encode(r, vf_dir_conf_get(r), body, x.id, &x.params)) {
+    memset(x, 0, sizeof(*x));
+    x->id = vf_exchange_next_id();
+    if (vf_env_encode(r, vf_dir_conf_get(r), body, x->id, &x->params)) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    x.r = r;
-    x.backend = pool->name;
-    x.keep_conn = 1;
-    x.body = body;
-    x.timeout = r->server->timeout;
-    vf_exchange_head(&x);
+    x->r = r;
+    x->backend = pool->name;
+    x->keep_conn = 1;
+    x->body = body;
+    x->timeout = r->server->timeout;
+    vf_exchange_head(x);
 
     /* A reused connection found closed before anything of the request was
      * consumed is retried once, on a connection opened for it. */
@@ -74,24 +75,23 @@ static int serve(request_rec *r, vf_pool *pool, vf_outcome *outcomep)
         vf_conn *c = vf_conn_acquire(pool, r,
                                      attempt > 0 || !body->complete
                                      || !vf_repeatable(r),
-                                     x.nhead == 3 ? x.head : NULL,
-                                     x.nhead == 3 ? 3 : 0, &status);
+                                     x->nhead == 3 ? x->head : NULL,
+                                     x->nhead == 3 ? 3 : 0, &status);
 
         if (!c) {
             break;
         }
-        x.sock = c->sock;
-        x.head_sent = c->presend;
-        x.pool = pool;
-        x.conn = pool->max_conns ? c : NULL;
-        x.reused = c->requests > 0;
-        if (x.reused) {
+        x->sock = c->sock;
+        x->head_sent = c->presend;
+        x->pool = pool;
+        x->conn = pool->max_conns ? c : NULL;
+        x->reused = c->requests > 0;
+        if (x->reused) {
             apr_atomic_inc32(&pool->shared->reused);
         }
-        outcome = *outcomep = vf_exchange_run(&x);
-        vf_conn_release(pool, c, x.reusable);
-        if (outcome != VF_OUT_STALE) {
-            status = vf_exchange_finish(&x, outcome);
+        *outcomep = vf_exchange_run(x);
+        vf_conn_release(pool, c, x->reusable);
+        if (*outcomep != VF_OUT_STALE) {
             break;
         }
         apr_atomic_inc32(&pool->shared->retried);
@@ -104,7 +104,8 @@ static int serve(request_rec *r, vf_pool *pool, vf_outcome *outcomep)
 static int vf_pool_handler(request_rec *r)
 {
     vf_outcome outcome = VF_OUT_REFUSED;
-    apr_time_t start;
+    vf_exchange x;
+    apr_time_t start, took;
     vf_pool *pool;
     int status;
 
@@ -120,9 +121,18 @@ static int vf_pool_handler(request_rec *r)
         return status;
     }
     start = apr_time_now();
-    status = serve(r, pool, &outcome);
+    status = serve(r, pool, &x, &outcome);
+    took = apr_time_now() - start;
+    /* The backend is done with this request: its place goes now, before
+     * a local redirect or an ErrorDocument (ap_die) makes httpd serve a
+     * second request, which may need a place of the same pool.  Kept
+     * across it, that nested request would wait for the place its own
+     * parent holds: refused, or a deadlock under load. */
     vf_admit_leave(r, pool);
-    count_request(pool, status, outcome, start);
+    if (status == OK) {
+        status = vf_exchange_finish(&x, outcome);
+    }
+    count_request(pool, status, outcome, took);
     return status;
 }
 
