@@ -415,6 +415,7 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog,
 
     (void)plog;
     if ((status = report_deferred_errors(pconf)) != OK
+        || (status = vf_spawner_check_config(s)) != OK
         || (status = vf_pools_resolve(pconf, ptemp, s)) != OK) {
         return status;
     }

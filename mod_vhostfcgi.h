@@ -291,6 +291,8 @@ void vf_status_register_hooks(apr_pool_t *p);
 /* vf_spawner.c - VhostFcgiSpawner                                     */
 /* ------------------------------------------------------------------ */
 
+/* check_config: VhostFcgiSpawner has the pools file it needs. */
+int vf_spawner_check_config(server_rec *s);
 /* Starts, keeps or replaces the spawner once the configuration is final. */
 int vf_spawner_post_config(apr_pool_t *pconf, server_rec *s);
 

@@ -185,11 +185,11 @@ static void build_argv(vf_spawner *sp, const vf_server_conf *sc)
     sp->argv = (const char *const *)argv->elts;
 }
 
-int vf_spawner_post_config(apr_pool_t *pconf, server_rec *s)
+/* In check_config, so that "apache2 -t" (configtest before a graceful
+ * restart) refuses what a start would. */
+int vf_spawner_check_config(server_rec *s)
 {
     vf_server_conf *sc = vf_server_conf_get(s);
-    vf_spawner *sp = spawner_state(s);
-    const char *cmdline;
 
     if (sc->spawner_argv && !sc->pools_file) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, NULL,
@@ -197,6 +197,15 @@ int vf_spawner_post_config(apr_pool_t *pconf, server_rec *s)
                      "VhostFcgiPoolsFile", sc->spawner_where);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    return OK;
+}
+
+int vf_spawner_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    vf_server_conf *sc = vf_server_conf_get(s);
+    vf_spawner *sp = spawner_state(s);
+    const char *cmdline;
+
     sp->pconf = pconf;
     /* Only the real start, not the configuration check before it. */
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_CONFIG

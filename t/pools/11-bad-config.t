@@ -4,6 +4,7 @@
 #   VhostFcgiPoolsFile that cannot be read (missing; a directory)
 #   an invalid pools file (an unknown key)
 #   a malformed URL (fcgi://nohostport, unix:relative) or option
+#   VhostFcgiSpawner without VhostFcgiPoolsFile (once only -k start saw it)
 # Each case is a small generated config, checked with "apache2 -t" (what
 # "apachectl configtest" runs before a graceful restart) and with a real
 # start (-DFOREGROUND), which must both fail.  The last check of each case
@@ -66,6 +67,11 @@ my @cases = (
     ['bad_option', undef,
      ['VhostFcgiPool unix:/run/x.sock max=lots <<'],
      [qr/max=lots/]],
+    # Checked at a start only (post_config) it passed "apache2 -t", so
+    # "configtest && graceful" took a running server down.
+    ['spawner_no_pools_file', undef,
+     ['VhostFcgiSpawner /bin/true <<'],
+     [qr/VhostFcgiSpawner/, qr/needs VhostFcgiPoolsFile/]],
 );
 plan tests => 5 * @cases;
 
@@ -151,7 +157,8 @@ for my $c (@cases) {
     ok((grep { all_match($_, @$pats) } @said),
        "$name: and says what is wrong (" . join(', ', @$pats) . ')')
         or diag("located lines:\n" . join("\n", @said) . "\noutput:\n" . join "\n", @text);
-    my @one = grep { !/\n/ && /VhostFcgiPool/ && all_match($_, @$pats) } @said;
+    my ($directive) = $conf[$culprit - 1] =~ /^\s*(\S+)/;
+    my @one = grep { !/\n/ && /\Q$directive\E/ && all_match($_, @$pats) } @said;
     ok(@one >= 1, "$name: directive, file:line and reason on one line")
         or diag("DESIGN: \"a one-line message naming the directive and file:line\"; got:\n"
                 . join("\n", @said));
