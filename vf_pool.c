@@ -62,8 +62,20 @@ static const char *parse_target(cmd_parms *cmd, vf_pool *pool,
     apr_pool_t *p = cmd->pool;
 
     if (!strncasecmp(arg, "unix:", 5)) {
+        const char *bar = ap_strchr_c(arg, '|');
+
         pool->kind = VF_POOL_UNIX;
         pool->sockpath = arg + 5;
+        if (bar) {
+            /* SetHandler "proxy:unix:/x.sock|fcgi://localhost", copied:
+             * the whole of it would be taken for the socket's path. */
+            return apr_psprintf(p, "VhostFcgiPool %s: '|' is not part of "
+                                "a socket path; write unix:%s (drop the "
+                                "|fcgi://... part: that is SetHandler's "
+                                "syntax)", arg,
+                                apr_pstrmemdup(p, pool->sockpath,
+                                               bar - pool->sockpath));
+        }
         if (pool->sockpath[0] != '/') {
             return "VhostFcgiPool unix: needs an absolute socket path";
         }
@@ -75,12 +87,22 @@ static const char *parse_target(cmd_parms *cmd, vf_pool *pool,
     else if (!strncasecmp(arg, "fcgi://", 7)) {
         char *host, *scope;
         apr_port_t port = 0;
-        const char *hp = apr_pstrndup(p, arg + 7, strcspn(arg + 7, "/"));
+        size_t hplen = strcspn(arg + 7, "/");
+        const char *hp = apr_pstrndup(p, arg + 7, hplen);
+        const char *path = arg + 7 + hplen;
 
         if (apr_parse_addr_port(&host, &scope, &port, hp, p) != APR_SUCCESS
             || !host || !port) {
             return apr_psprintf(p, "VhostFcgiPool %s: expected "
                                 "fcgi://host:port", arg);
+        }
+        /* The backend gets each script's own path (SCRIPT_FILENAME), so
+         * a path here (ProxyPass style) would be silently ignored. */
+        if (path[0] && strcmp(path, "/")) {
+            return apr_psprintf(p, "VhostFcgiPool %s: a pool is "
+                                "fcgi://host:port without a path (the "
+                                "path %s would be ignored: the backend "
+                                "gets each script's own path)", arg, path);
         }
         pool->kind = VF_POOL_TCP;
         pool->host = host;
@@ -159,6 +181,14 @@ const char *vf_pool_define(cmd_parms *cmd, const char *target, int nopts,
     if ((err = parse_target(cmd, &probe, target, &key))
         || (err = parse_options(cmd, &probe, nopts, opts))) {
         return err;
+    }
+    if (probe.kind == VF_POOL_BALANCER && nopts) {
+        /* mod_proxy's workers carry a balancer's connections. */
+        return apr_psprintf(cmd->pool, "VhostFcgiPool %s: '%s' does not "
+                            "apply to a balancer (max=, idle= and "
+                            "idle_timeout= are for the module's own "
+                            "pools; set max=, ttl= ... on the "
+                            "BalancerMember lines)", target, opts[0]);
     }
     if ((pool = apr_hash_get(pools, key, APR_HASH_KEY_STRING))) {
         /* The same pool named again: options belong to its first line. */

@@ -5,6 +5,9 @@
 #   an invalid pools file (an unknown key)
 #   a malformed URL (fcgi://nohostport, unix:relative) or option
 #   VhostFcgiSpawner without VhostFcgiPoolsFile (once only -k start saw it)
+#   VhostFcgiPool targets that were accepted and failed later: SetHandler's
+#   "unix:...|fcgi://..." form, a path after fcgi://host:port (dropped),
+#   and connection options on a balancer:// pool (no effect)
 # Each case is a small generated config, checked with "apache2 -t" (what
 # "apachectl configtest" runs before a graceful restart) and with a real
 # start (-DFOREGROUND), which must both fail.  The last check of each case
@@ -72,6 +75,22 @@ my @cases = (
     ['spawner_no_pools_file', undef,
      ['VhostFcgiSpawner /bin/true <<'],
      [qr/VhostFcgiSpawner/, qr/needs VhostFcgiPoolsFile/]],
+    # SetHandler's syntax, copied: it became a socket path with
+    # "|fcgi://localhost" in it (503 "cannot connect" at each request).
+    ['unix_sethandler_form', undef,
+     ['VhostFcgiPool "unix:/run/x.sock|fcgi://localhost" <<'],
+     [qr{unix:/run/x\.sock\|fcgi://localhost}, qr{drop the \|fcgi://\.\.\. part}]],
+    ['fcgi_path', undef,
+     ['VhostFcgiPool fcgi://127.0.0.1:9/some/dir/ <<'],
+     [qr{fcgi://127\.0\.0\.1:9/some/dir/}, qr{path /some/dir/ would be ignored}]],
+    ['balancer_max', undef,
+     ['<Proxy "balancer://php">', 'BalancerMember fcgi://127.0.0.1:9', '</Proxy>',
+      'VhostFcgiPool balancer://php max=4 <<'],
+     [qr{'max=4' does not apply to a balancer}, qr{BalancerMember}]],
+    ['balancer_idle_timeout', undef,
+     ['<Proxy "balancer://php">', 'BalancerMember fcgi://127.0.0.1:9', '</Proxy>',
+      'VhostFcgiPool balancer://php idle=2 idle_timeout=5 <<'],
+     [qr{'idle=2' does not apply to a balancer}]],
 );
 plan tests => 5 * @cases;
 
