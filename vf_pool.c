@@ -15,6 +15,7 @@
  * errors naming the VhostFcgiPool line; nothing is looked up per request.
  */
 #include "mod_vhostfcgi.h"
+#include "mod_proxy.h"
 #include "pools_conf.h"
 
 #include "http_core.h"
@@ -25,6 +26,7 @@
 #include "apr_lib.h"
 
 #define VF_REGISTRY_KEY     "vhostfcgi-pools"
+#define VF_BALANCER_USES_KEY "vhostfcgi-balancer-uses"
 #define VF_DEFAULT_IDLE     8
 #define VF_DEFAULT_IDLE_TTL apr_time_from_sec(3)
 
@@ -40,6 +42,26 @@ static apr_hash_t *registry(apr_pool_t *pconf)
         apr_pool_userdata_setn(h, VF_REGISTRY_KEY, NULL, pconf);
     }
     return h;
+}
+
+/* Each VhostFcgiPool balancer://NAME line: mod_proxy looks the balancer
+ * up in the request's server, so it must exist in that line's server. */
+typedef struct {
+    server_rec *s;
+    const char *name;
+    const char *where;
+} vf_balancer_use;
+
+static apr_array_header_t *balancer_uses(apr_pool_t *pconf)
+{
+    apr_array_header_t *uses = NULL;
+
+    apr_pool_userdata_get((void **)&uses, VF_BALANCER_USES_KEY, pconf);
+    if (!uses) {
+        uses = apr_array_make(pconf, 4, sizeof(vf_balancer_use));
+        apr_pool_userdata_setn(uses, VF_BALANCER_USES_KEY, NULL, pconf);
+    }
+    return uses;
 }
 
 static int valid_pool_name(const char *s)
@@ -189,6 +211,15 @@ const char *vf_pool_define(cmd_parms *cmd, const char *target, int nopts,
                             "idle_timeout= are for the module's own "
                             "pools; set max=, ttl= ... on the "
                             "BalancerMember lines)", target, opts[0]);
+    }
+    if (probe.kind == VF_POOL_BALANCER) {
+        vf_balancer_use *use = apr_array_push(balancer_uses(cmd->pool));
+
+        use->s = cmd->server;
+        use->name = target;
+        use->where = apr_psprintf(cmd->pool, "%s:%d",
+                                  cmd->directive->filename,
+                                  cmd->directive->line_num);
     }
     if ((pool = apr_hash_get(pools, key, APR_HASH_KEY_STRING))) {
         /* The same pool named again: options belong to its first line. */
@@ -361,11 +392,40 @@ static const char *share_pools(apr_pool_t *pconf, apr_pool_t *ptemp,
     return NULL;
 }
 
+/* Every balancer:// pool names a balancer with members in the server of
+ * its VhostFcgiPool line (its own <Proxy> or the main server's, which
+ * virtual hosts inherit); else mod_proxy answers 500 at each request. */
+static const char *check_balancers(apr_pool_t *pconf, apr_pool_t *ptemp)
+{
+    apr_array_header_t *uses = balancer_uses(pconf);
+    int i;
+
+    for (i = 0; i < uses->nelts; i++) {
+        const vf_balancer_use *use = &APR_ARRAY_IDX(uses, i, vf_balancer_use);
+        proxy_server_conf *pc = ap_get_module_config(use->s->module_config,
+                                                     &proxy_module);
+        proxy_balancer *b = ap_proxy_get_balancer(ptemp, pc, use->name, 0);
+
+        if (!b || !b->workers->nelts) {
+            return apr_psprintf(ptemp, "%s: VhostFcgiPool %s: no <Proxy %s> "
+                                "with BalancerMember lines is defined for "
+                                "this server (in the main server "
+                                "configuration or this <VirtualHost>)",
+                                use->where, use->name, use->name);
+        }
+    }
+    return NULL;
+}
+
 int vf_pools_resolve(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     apr_hash_t *pools = registry(pconf);
     apr_hash_index_t *hi;
-    const char *err = read_pools_file(pconf, ptemp, s, pools);
+    const char *err = check_balancers(pconf, ptemp);
+
+    if (!err) {
+        err = read_pools_file(pconf, ptemp, s, pools);
+    }
 
     for (hi = apr_hash_first(ptemp, pools); hi && !err;
          hi = apr_hash_next(hi)) {

@@ -7,7 +7,8 @@
 #   VhostFcgiSpawner without VhostFcgiPoolsFile (once only -k start saw it)
 #   VhostFcgiPool targets that were accepted and failed later: SetHandler's
 #   "unix:...|fcgi://..." form, a path after fcgi://host:port (dropped),
-#   and connection options on a balancer:// pool (no effect)
+#   connection options on a balancer:// pool (no effect), and a
+#   balancer:// that this server does not define (500 at each request)
 # Each case is a small generated config, checked with "apache2 -t" (what
 # "apachectl configtest" runs before a graceful restart) and with a real
 # start (-DFOREGROUND), which must both fail.  The last check of each case
@@ -91,6 +92,16 @@ my @cases = (
      ['<Proxy "balancer://php">', 'BalancerMember fcgi://127.0.0.1:9', '</Proxy>',
       'VhostFcgiPool balancer://php idle=2 idle_timeout=5 <<'],
      [qr{'idle=2' does not apply to a balancer}]],
+    ['balancer_undefined', undef,
+     ['<VirtualHost *:PORT>', 'VhostFcgiPool balancer://nosuch <<', '</VirtualHost>'],
+     [qr{balancer://nosuch}, qr{no <Proxy balancer://nosuch>}]],
+    # Defined in another <VirtualHost> only: mod_proxy does not find it
+    # for this one.
+    ['balancer_other_vhost', undef,
+     ['<VirtualHost *:PORT>', '<Proxy "balancer://other">',
+      'BalancerMember fcgi://127.0.0.1:9', '</Proxy>', '</VirtualHost>',
+      '<VirtualHost *:PORT>', 'VhostFcgiPool balancer://other <<', '</VirtualHost>'],
+     [qr{balancer://other}, qr{no <Proxy balancer://other>}]],
 );
 plan tests => 5 * @cases;
 
