@@ -91,6 +91,27 @@ vf_server_conf *vf_server_conf_get(server_rec *s)
 /* Directives                                                          */
 /* ------------------------------------------------------------------ */
 
+int vf_parse_number(const char *s, long min, long max, long *out)
+{
+    long v = 0;
+
+    if (!*s) {
+        return -1;
+    }
+    for (; *s; s++) {
+        /* Checked digit by digit: strtol would take "-0", " 5" and "+5",
+         * and a cast would wrap what overflows. */
+        if (!apr_isdigit(*s) || (v = v * 10 + (*s - '0')) > max) {
+            return -1;
+        }
+    }
+    if (v < min) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 static const char *set_backend_type(cmd_parms *cmd, void *dcv,
                                     const char *arg)
 {
@@ -278,37 +299,51 @@ static const char *set_spawner(cmd_parms *cmd, void *dcv, int argc,
 }
 
 /* VhostFcgiMaxInFlight N [queue=M] [wait=S] */
+#define VF_ADMIT_MAX        100000      /* N and M */
+#define VF_ADMIT_WAIT_MAX   3600        /* S, seconds */
+
 static const char *set_max_inflight(cmd_parms *cmd, void *dcv, int argc,
                                     char *const argv[])
 {
     vf_server_conf *sc = vf_server_conf_get(cmd->server);
-    char *end;
+    long max, queue = 0, wait = 0;
     int i;
 
     (void)dcv;
-    if (argc < 1 || (sc->admit_max = (int)strtol(argv[0], &end, 10)) < 1
-        || *end) {
-        return "VhostFcgiMaxInFlight needs a number of requests >= 1";
+    /* Reported by check_config as one line, "FILE:LINE: message". */
+    if (argc < 1 || vf_parse_number(argv[0], 1, VF_ADMIT_MAX, &max)) {
+        defer_error(cmd, apr_psprintf(cmd->pool, "VhostFcgiMaxInFlight: "
+                    "'%s' is not a number of requests 1..%d",
+                    argc < 1 ? "" : argv[0], VF_ADMIT_MAX));
+        return NULL;
     }
-    sc->admit_queue = 0;
-    sc->admit_wait = 0;
     for (i = 1; i < argc; i++) {
-        long v = -1;
+        const char *why = NULL;
 
         if (!strncmp(argv[i], "queue=", 6)) {
-            v = strtol(argv[i] + 6, &end, 10);
-            sc->admit_queue = (int)v;
+            if (vf_parse_number(argv[i] + 6, 0, VF_ADMIT_MAX, &queue)) {
+                why = apr_psprintf(cmd->pool, "queue= takes a number of "
+                                   "requests 0..%d", VF_ADMIT_MAX);
+            }
         }
         else if (!strncmp(argv[i], "wait=", 5)) {
-            v = strtol(argv[i] + 5, &end, 10);
-            sc->admit_wait = apr_time_from_sec(v);
+            if (vf_parse_number(argv[i] + 5, 0, VF_ADMIT_WAIT_MAX, &wait)) {
+                why = apr_psprintf(cmd->pool, "wait= takes seconds 0..%d",
+                                   VF_ADMIT_WAIT_MAX);
+            }
         }
-        if (v < 0 || *end) {
-            return apr_psprintf(cmd->pool, "VhostFcgiMaxInFlight: bad "
-                                "option '%s' (expected queue=M or wait=S)",
-                                argv[i]);
+        else {
+            why = "expected queue=M or wait=S";
+        }
+        if (why) {
+            defer_error(cmd, apr_psprintf(cmd->pool, "VhostFcgiMaxInFlight: "
+                        "bad option '%s' (%s)", argv[i], why));
+            return NULL;
         }
     }
+    sc->admit_max = (int)max;
+    sc->admit_queue = (int)queue;
+    sc->admit_wait = apr_time_from_sec(wait);
     return NULL;
 }
 

@@ -97,6 +97,10 @@ typedef struct {
 vf_dir_conf *vf_dir_conf_get(request_rec *r);
 vf_server_conf *vf_server_conf_get(server_rec *s);
 
+/* A directive's number: decimal digits only (no sign, no blanks, not
+ * empty), min..max.  0 and *out set, or -1. */
+int vf_parse_number(const char *s, long min, long max, long *out);
+
 /* ------------------------------------------------------------------ */
 /* vf_pool.c - pools                                                   */
 /* ------------------------------------------------------------------ */

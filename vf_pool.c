@@ -160,10 +160,9 @@ static const char *parse_options(cmd_parms *cmd, vf_pool *pool, int nopts,
 
     for (i = 0; i < nopts; i++) {
         const char *eq = strchr(opts[i], '=');
-        char *end = NULL;
-        long v = eq ? strtol(eq + 1, &end, 10) : -1;
+        long v;
 
-        if (!eq || end == eq + 1 || *end || v < 0 || v > 100000) {
+        if (!eq || vf_parse_number(eq + 1, 0, 100000, &v)) {
             return apr_psprintf(cmd->pool, "VhostFcgiPool: bad option "
                                 "'%s' (expected max=N, idle=N or "
                                 "idle_timeout=SECONDS)", opts[i]);

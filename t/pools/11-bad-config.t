@@ -9,6 +9,7 @@
 #   "unix:...|fcgi://..." form, a path after fcgi://host:port (dropped),
 #   connection options on a balancer:// pool (no effect), and a
 #   balancer:// that this server does not define (500 at each request)
+#   VhostFcgiMaxInFlight numbers out of range, signed or empty
 # Each case is a small generated config, checked with "apache2 -t" (what
 # "apachectl configtest" runs before a graceful restart) and with a real
 # start (-DFOREGROUND), which must both fail.  The last check of each case
@@ -102,6 +103,18 @@ my @cases = (
       'BalancerMember fcgi://127.0.0.1:9', '</Proxy>', '</VirtualHost>',
       '<VirtualHost *:PORT>', 'VhostFcgiPool balancer://other <<', '</VirtualHost>'],
      [qr{balancer://other}, qr{no <Proxy balancer://other>}]],
+    ['inflight_negative_zero', undef,
+     ['VhostFcgiMaxInFlight 3 queue=-0 <<'],
+     [qr{queue=-0}]],
+    ['inflight_empty_queue', undef,
+     ['VhostFcgiMaxInFlight 3 queue= <<'],
+     [qr{'queue='}, qr{0\.\.100000}]],
+    ['inflight_huge_wait', undef,
+     ['VhostFcgiMaxInFlight 3 queue=2 wait=99999999999999 <<'],
+     [qr{wait=99999999999999}, qr{0\.\.3600}]],
+    ['inflight_huge_max', undef,
+     ['VhostFcgiMaxInFlight 99999999999 <<'],
+     [qr{99999999999}, qr{1\.\.100000}]],
 );
 plan tests => 5 * @cases;
 
