@@ -249,6 +249,14 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable);
 int vf_admit_enter(request_rec *r, vf_pool *pool);
 void vf_admit_leave(request_rec *r, vf_pool *pool);
 
+/* For balancer:// pools, served by mod_proxy's handler: the place is held
+ * by the request (a request redirected from one holding a place of the
+ * same pool takes that place) and given back by vf_admit_release once
+ * the answer is in, or else when the request ends.  OK or 503 as
+ * vf_admit_enter. */
+int vf_admit_hold(request_rec *r, vf_pool *pool);
+void vf_admit_release(request_rec *r);
+
 /* ------------------------------------------------------------------ */
 /* vf_health.c - VhostFcgiHealthCheck                                  */
 /* ------------------------------------------------------------------ */

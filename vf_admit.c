@@ -5,6 +5,12 @@
  * all httpd processes), M more may wait up to S seconds for a place, and
  * the rest are answered 503 with Retry-After at once.  So one slow site can
  * tie up at most N + M of httpd's threads; every other site keeps the rest.
+ *
+ * The module's own pools enter and leave around the exchange (vf_serve.c).
+ * A balancer:// pool is served by mod_proxy's handler, which has no such
+ * place, so its requests hold their place (vf_admit_hold, from a handler
+ * hook that runs before mod_proxy's) until vf_proxy.c has the answer
+ * (vf_admit_release) or, whatever happens, until the request ends.
  */
 #include "mod_vhostfcgi.h"
 
@@ -85,5 +91,75 @@ void vf_admit_leave(request_rec *r, vf_pool *pool)
 {
     if (vf_server_conf_get(r->server)->admit_max > 0) {
         apr_atomic_dec32(&pool->shared->inflight);
+    }
+}
+
+/* A place held by a request of a balancer:// pool. */
+typedef struct {
+    request_rec *r;             /* the request that took it */
+    vf_pool *pool;
+    int held;
+} vf_hold;
+
+/* The place held by r or by a request it was redirected from (a local
+ * redirect, an ErrorDocument), if any: those share r->pool, and their
+ * backend work is over when r runs. */
+static vf_hold *chain_hold(request_rec *r)
+{
+    for (; r; r = r->prev) {
+        vf_hold *h = ap_get_module_config(r->request_config,
+                                          &vhostfcgi_module);
+
+        if (h && h->held) {
+            return h;
+        }
+    }
+    return NULL;
+}
+
+static apr_status_t give_back(void *data)
+{
+    vf_hold *h = data;
+
+    if (h->held) {
+        h->held = 0;
+        vf_admit_leave(h->r, h->pool);
+    }
+    return APR_SUCCESS;
+}
+
+int vf_admit_hold(request_rec *r, vf_pool *pool)
+{
+    vf_hold *h = chain_hold(r);
+    int status;
+
+    if (vf_server_conf_get(r->server)->admit_max <= 0) {
+        return OK;
+    }
+    if (h && h->pool == pool) {
+        /* The ErrorDocument of a request that failed (it kept its place
+         * while mod_proxy_balancer might try another member): its own
+         * backend work is over, so this one takes its place rather than
+         * waiting for it. */
+        return OK;
+    }
+    if ((status = vf_admit_enter(r, pool)) != OK) {
+        return status;
+    }
+    h = apr_pcalloc(r->pool, sizeof(*h));
+    h->r = r;
+    h->pool = pool;
+    h->held = 1;
+    ap_set_module_config(r->request_config, &vhostfcgi_module, h);
+    apr_pool_cleanup_register(r->pool, h, give_back, apr_pool_cleanup_null);
+    return OK;
+}
+
+void vf_admit_release(request_rec *r)
+{
+    vf_hold *h = chain_hold(r);
+
+    if (h) {
+        give_back(h);
     }
 }

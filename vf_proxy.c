@@ -216,6 +216,13 @@ static int vf_handler(request_rec *r, proxy_worker *worker,
         worker->s->error_time = apr_time_now();
         worker->s->status |= PROXY_WORKER_IN_ERROR;
     }
+    if (outcome == VF_OUT_OK || outcome == VF_OUT_CLIENT_GONE) {
+        /* Answered (OK: mod_proxy_balancer tries no other member): a
+         * VhostFcgiMaxInFlight place of a balancer:// pool goes back now,
+         * before a local redirect or an ErrorDocument serves a second
+         * request that may need one (as vf_serve.c does). */
+        vf_admit_release(r);
+    }
     status = vf_exchange_finish(&x, outcome);
     if (status == HTTP_SERVICE_UNAVAILABLE && x.body_consumed
         && worker->balancer) {

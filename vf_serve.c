@@ -1,7 +1,8 @@
 /*
  * vf_serve.c - the module's own handler: a request routed to one of its
  * pools (by vf_check.c) is admitted, gets a connection, is exchanged, and
- * the connection goes back.
+ * the connection goes back.  Also admission for balancer:// pools, whose
+ * requests mod_proxy's handler serves.
  */
 #include "mod_vhostfcgi.h"
 
@@ -136,8 +137,36 @@ static int vf_pool_handler(request_rec *r)
     return status;
 }
 
+/* A balancer:// pool's requests are mod_proxy's to serve (vf_check.c
+ * gives them its handler): VhostFcgiMaxInFlight admits them here, before
+ * mod_proxy's handler runs, and the place is held until vf_proxy.c has
+ * the answer or the request ends (vf_admit_hold). */
+static int vf_balancer_admit(request_rec *r)
+{
+    vf_pool *pool;
+    int status;
+
+    if (!r->handler || strncmp(r->handler, "proxy:", 6)) {
+        return DECLINED;
+    }
+    pool = vf_dir_conf_get(r)->pool;
+    if (!pool || pool->kind != VF_POOL_BALANCER || !pool->shared
+        || strcmp(r->handler, pool->proxy_handler)) {
+        return DECLINED;
+    }
+    if ((status = vf_admit_hold(r, pool)) != OK) {
+        apr_atomic_inc32(&pool->shared->err_admit);
+        return status;
+    }
+    return DECLINED;            /* mod_proxy serves it */
+}
+
 void vf_serve_register_hooks(apr_pool_t *p)
 {
+    static const char *const before_proxy[] = { "mod_proxy.c", NULL };
+
     (void)p;
     ap_hook_handler(vf_pool_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* mod_proxy's handler runs APR_HOOK_FIRST too; this one before it. */
+    ap_hook_handler(vf_balancer_admit, NULL, before_proxy, APR_HOOK_FIRST);
 }
