@@ -283,6 +283,8 @@ typedef struct {
     int passes;
     int n_members;
     vf_health_shared *shared;       /* n_members entries */
+    void *proxy_conf;               /* the proxy_server_conf defining the
+                                     * balancer (check_config) */
 } vf_health_conf;
 
 const char *vf_health_directive(cmd_parms *cmd, int argc,

@@ -324,7 +324,6 @@ static const char *check_member(const vf_health_conf *hc, proxy_worker *w,
 
 typedef struct {
     apr_array_header_t *checks;         /* of vf_health_conf * */
-    proxy_server_conf *proxy_conf;
     server_rec *s;
 } vf_health_run;
 
@@ -372,7 +371,7 @@ static apr_status_t watchdog_tick(int state, void *data, apr_pool_t *ptemp)
     for (i = 0; i < run->checks->nelts; i++) {
         vf_health_conf *hc = APR_ARRAY_IDX(run->checks, i,
                                            vf_health_conf *);
-        proxy_balancer *b = ap_proxy_get_balancer(ptemp, run->proxy_conf,
+        proxy_balancer *b = ap_proxy_get_balancer(ptemp, hc->proxy_conf,
                                                   hc->balancer, 0);
         proxy_worker **members;
 
@@ -395,24 +394,77 @@ static apr_status_t watchdog_tick(int state, void *data, apr_pool_t *ptemp)
     return APR_SUCCESS;
 }
 
+/* Does server s know balancer name, with members?  (1 and *pcp set.) */
+static int find_in(server_rec *s, const char *name, apr_pool_t *ptemp,
+                   proxy_server_conf **pcp)
+{
+    proxy_server_conf *pc = ap_get_module_config(s->module_config,
+                                                 &proxy_module);
+    proxy_balancer *b = ap_proxy_get_balancer(ptemp, pc, name, 0);
+
+    if (!b || !b->workers->nelts) {
+        return 0;
+    }
+    *pcp = pc;
+    return 1;
+}
+
+/*
+ * The balancer a check is for: the main server's (virtual hosts share it),
+ * else the one <VirtualHost> that defines it.  The directive is
+ * server-wide, so a name defined in several virtual hosts (different
+ * balancers, different members) is ambiguous.  NULL with *err set when
+ * there is none or more than one.
+ */
+static proxy_server_conf *find_balancer(const vf_health_conf *hc,
+                                        server_rec *main_s,
+                                        apr_pool_t *ptemp, const char **err)
+{
+    proxy_server_conf *found = NULL, *pc;
+    server_rec *s, *found_s = NULL;
+
+    if (find_in(main_s, hc->balancer, ptemp, &found)) {
+        return found;
+    }
+    for (s = main_s->next; s; s = s->next) {
+        if (!find_in(s, hc->balancer, ptemp, &pc)) {
+            continue;
+        }
+        if (found) {
+            *err = apr_psprintf(ptemp, "%s: VhostFcgiHealthCheck: %s is "
+                                "defined in more than one <VirtualHost> "
+                                "(%s:%d and %s:%d); define it once, in one "
+                                "of them or in the main server "
+                                "configuration", hc->where, hc->balancer,
+                                found_s->defn_name,
+                                found_s->defn_line_number, s->defn_name,
+                                s->defn_line_number);
+            return NULL;
+        }
+        found = pc;
+        found_s = s;
+    }
+    if (!found) {
+        *err = apr_psprintf(ptemp, "%s: VhostFcgiHealthCheck: no <Proxy "
+                            "%s> with BalancerMember lines is defined",
+                            hc->where, hc->balancer);
+    }
+    return found;
+}
+
 int vf_health_check_config(apr_pool_t *ptemp, server_rec *s)
 {
     vf_server_conf *sc = vf_server_conf_get(s);
-    proxy_server_conf *pc = ap_get_module_config(s->module_config,
-                                                 &proxy_module);
     int i;
 
     for (i = 0; sc->health_checks && i < sc->health_checks->nelts; i++) {
         vf_health_conf *hc = APR_ARRAY_IDX(sc->health_checks, i,
                                            vf_health_conf *);
-        proxy_balancer *b = ap_proxy_get_balancer(ptemp, pc, hc->balancer,
-                                                  0);
+        const char *err = NULL;
 
-        if (!b || !b->workers->nelts) {
+        if (!(hc->proxy_conf = find_balancer(hc, s, ptemp, &err))) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, NULL,
-                         APLOGNO(10712) "%s: VhostFcgiHealthCheck: no "
-                         "<Proxy %s> with BalancerMember lines is defined",
-                         hc->where, hc->balancer);
+                         APLOGNO(10712) "%s", err);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }
@@ -425,8 +477,6 @@ int vf_health_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
     APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb;
     vf_server_conf *sc = vf_server_conf_get(s);
-    proxy_server_conf *pc = ap_get_module_config(s->module_config,
-                                                 &proxy_module);
     vf_health_run *run;
     ap_watchdog_t *wd;
     int i, j;
@@ -437,8 +487,10 @@ int vf_health_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     for (i = 0; i < sc->health_checks->nelts; i++) {
         vf_health_conf *hc = APR_ARRAY_IDX(sc->health_checks, i,
                                            vf_health_conf *);
-        proxy_balancer *b = ap_proxy_get_balancer(ptemp, pc, hc->balancer,
-                                                  0);
+        proxy_balancer *b = hc->proxy_conf
+                            ? ap_proxy_get_balancer(ptemp, hc->proxy_conf,
+                                                    hc->balancer, 0)
+                            : NULL;
         proxy_worker **members;
 
         if (!b) {
@@ -470,7 +522,6 @@ int vf_health_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     }
     run = apr_pcalloc(pconf, sizeof(*run));
     run->checks = sc->health_checks;
-    run->proxy_conf = pc;
     run->s = s;
     register_cb(wd, VF_HC_TICK, run, watchdog_tick);
     return OK;

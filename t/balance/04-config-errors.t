@@ -5,7 +5,9 @@
 # tests run (balancer://php of three fcgi:// members, the vhost, the status
 # pages); sane settings pass -t, as a control.  No namespaces are needed:
 # nothing is started, nothing is contacted (except the one real start of
-# the undefined-balancer case, which must fail before it listens).
+# the undefined-balancer case, which must fail before it listens, and the
+# real start checking a balancer of a <VirtualHost>, whose members are
+# loopback ports nobody listens on).
 use strict;
 use warnings;
 use FindBin;
@@ -144,6 +146,99 @@ for my $case (@bad) {
                    . '<Proxy balancer://nope>';
         like($log, qr/\Q$want\E/,
              "error log names $path:$line");
+    };
+}
+
+# A balancer defined inside a <VirtualHost> (only there: its VhostFcgiPool
+# is in that vhost).  VhostFcgiHealthCheck belongs in the server
+# configuration but checks that balancer all the same.  Regression: the
+# check only searched the main server's balancers, so startup failed with
+# AH10712 "no <Proxy balancer://inner> with BalancerMember lines is
+# defined".  Its members are loopback ports nobody listens on: the checks
+# run (and fail with "connect: ...") without contacting anything, and take
+# the members out, as the vhost's status page shows.
+sub inner_vhost {
+    my ($port, @members) = @_;
+    my $m = join '', map { "        BalancerMember fcgi://127.0.0.1:$_\n" } @members;
+    return "Listen 127.0.0.1:$port\n"
+        . "<VirtualHost 127.0.0.1:$port>\n"
+        . "    ServerName inner.test\n"
+        . "    DocumentRoot \"$dir/htdocs\"\n"
+        . "    <Proxy balancer://inner>\n$m    </Proxy>\n"
+        . "    VhostFcgiPool balancer://inner\n"
+        . "    <Location /status>\n"
+        . "        SetHandler vhostfcgi-status\n"
+        . "    </Location>\n"
+        . "</VirtualHost>\n";
+}
+{
+    my $iport = free_port();
+    my @dead = (free_port(), free_port());
+    my ($path, $line) = conf_with(
+        extra => inner_vhost($iport, @dead)
+                 . "VhostFcgiHealthCheck balancer://inner interval=0.5 "
+                 . "timeout=0.2\n");
+    my ($rc, $out) = config_test($path);
+    is($rc, 0, 'accepted: VhostFcgiHealthCheck of a balancer defined in a '
+               . '<VirtualHost>') or diag($out);
+
+    # A real start: the watchdog checks the vhost's members, and the
+    # vhost's status page shows those checks.
+    my $elog = $bed->error_log_size;
+    ($rc, $out) = run_cmd(httpd_bin(), '-f', $path, '-k', 'start');
+    my $started = $rc == 0 && wait_for(sub { -s "$dir/httpd.pid" }, 5);
+    if ($started) {
+        $bed->{conf} = $path;
+        $bed->{httpd_pid} = (split ' ', VfBal::slurp("$dir/httpd.pid"))[0];
+    }
+    my %seen;
+    if ($started) {
+        require HTTP::Tiny;
+        require JSON::PP;
+        my $ua = HTTP::Tiny->new(timeout => 3);
+        wait_for(sub {
+            my $res = $ua->get("http://127.0.0.1:$iport/status?json");
+            return 0 unless $res->{status} == 200;
+            my $j = eval { JSON::PP::decode_json($res->{content}) } or return 0;
+            %seen = map { ($_->{member} => $_) }
+                    grep { ($_->{balancer} // '') =~ m{balancer://inner$} }
+                    @{$j->{backends} || []};
+            return 2 == grep { ($_->{checks} // 0) >= 2
+                               && ($_->{state} // '') eq 'health-check-failed' }
+                        values %seen;
+        }, 10, 0.2);
+        $bed->stop_httpd;
+    }
+    subtest 'a balancer defined in a <VirtualHost> is health-checked' => sub {
+        ok($started, 'httpd starts') or diag("apache2 -k start (exit $rc): "
+            . $out . VfBal::slurp($bed->error_log, $elog));
+        for my $p (@dead) {
+            my $b = $seen{"fcgi://127.0.0.1:$p"};
+            ok($b && $b->{checks} >= 2,
+               "member 127.0.0.1:$p checked (" . ($b ? $b->{checks} : 'no')
+               . ' checks)');
+            like($b ? $b->{health} : '', qr/connect/,
+                 "member 127.0.0.1:$p: its last check says why it failed");
+            is($b ? $b->{state} : '', 'health-check-failed',
+               "member 127.0.0.1:$p: taken out (fails=2)");
+        }
+    };
+}
+
+# The same balancer name defined in two <VirtualHost>s (and not in the
+# main server): two different balancers, and one server-wide check cannot
+# tell which one it means.
+{
+    my ($p1, $p2) = (free_port(), free_port());
+    my ($path, $line) = conf_with(
+        extra => inner_vhost($p1, free_port()) . inner_vhost($p2, free_port())
+                 . "VhostFcgiHealthCheck balancer://inner\n");
+    my ($rc, $out) = config_test($path);
+    subtest 'refused: the checked balancer is defined in two <VirtualHost>s'
+        => sub {
+        isnt($rc, 0, 'apache2 -t exits non-zero');
+        like($out, qr/more than one <VirtualHost>/, 'says what is wrong');
+        like($out, qr/\Q$path\E:\Q$line\E\b/, "names $path line $line");
     };
 }
 
