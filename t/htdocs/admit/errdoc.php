@@ -1,5 +1,5 @@
 <?php
-// t/reuse/08, 09: the vhosts' ErrorDocument, itself a script of the pool.
+// t/reuse/11, 12: the vhosts' ErrorDocument, itself a script of the pool.
 // An ErrorDocument script sets its status itself: the one that sent here.
 $code = isset($_SERVER['REDIRECT_STATUS']) ? (int) $_SERVER['REDIRECT_STATUS'] : 0;
 http_response_code($code >= 400 ? $code : 404);

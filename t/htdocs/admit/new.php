@@ -1,4 +1,4 @@
 <?php
-// t/reuse/08: the target of redirect.php.
+// t/reuse/11: the target of redirect.php.
 header('Content-Type: text/plain');
 echo "NEW-RAN\n";
