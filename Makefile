@@ -27,6 +27,12 @@ MOD_SRCS  := mod_vhostfcgi.c vf_check.c vf_serve.c vf_admit.c vf_pool.c \
 MOD_HDRS  := mod_vhostfcgi.h fcgi_proto.h pools_conf.h
 MOD_SO    := .libs/mod_vhostfcgi.so
 
+# Plain-C parts shared by the module, the spawner, the unit tests and the
+# fuzzers: the wire format and the pools file.  (Defined before the rules
+# that list them as prerequisites, which make expands as it reads them.)
+LIB_SRCS  := fcgi_proto.c $(wildcard pools_conf.c)
+LIB_HDRS  := fcgi_proto.h $(wildcard pools_conf.h)
+
 # The pool spawner daemon.
 SPAWN_SRCS := $(wildcard spawner/*.c)
 SPAWN_HDRS := $(wildcard spawner/*.h)
@@ -66,11 +72,6 @@ build/bin/%: t/bin/%.c
 build/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(XCFLAGS) -o $@ $< $(XLDFLAGS)
-
-# Plain-C parts shared by the module, the spawner, the unit tests and the
-# fuzzers: the wire format and the pools file.
-LIB_SRCS  := fcgi_proto.c $(wildcard pools_conf.c)
-LIB_HDRS  := fcgi_proto.h $(wildcard pools_conf.h)
 
 build/unit/%: t/unit/%.c $(LIB_SRCS) $(LIB_HDRS) t/unit/tap.h
 	@mkdir -p $(@D)

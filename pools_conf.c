@@ -25,7 +25,12 @@
  * pools_free() releases in one go, which is what keeps every error path
  * leak-free.
  */
+#ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
+#endif
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE                 /* getgrouplist() */
+#endif
 
 #include "pools_conf.h"
 
@@ -2182,6 +2187,26 @@ static const char *group_name(struct id_ctx *x, gid_t gid)
     return arena_strndup(&x->c->cfg->arena, name, strlen(name));
 }
 
+/* Is the pool's user a supplementary member of group root?  The worker
+ * would keep gid 0 among its groups (initgroups).  A user without a
+ * passwd entry has no supplementary groups. */
+static int in_group_root(struct id_ctx *x, const struct pools_pool *p)
+{
+    struct passwd pw, *pwr = NULL;
+    gid_t groups[1024];
+    int n = (int)(sizeof(groups) / sizeof(groups[0])), rc, i;
+
+    NSS_CALL(&x->nss, rc, getpwuid_r(p->uid, &pw, x->nss.buf, x->nss.len,
+                                     &pwr));
+    if (rc != 0 || pwr == NULL ||
+        getgrouplist(pwr->pw_name, p->gid, groups, &n) < 0)
+        return 0;           /* (more than 1024: proc.c checks at spawn) */
+    for (i = 0; i < n; i++)
+        if (groups[i] == 0)
+            return 1;
+    return 0;
+}
+
 static int resolve_pool_ids(struct id_ctx *x, struct pools_pool *p)
 {
     struct ctx *c = x->c;
@@ -2218,6 +2243,10 @@ static int resolve_pool_ids(struct id_ctx *x, struct pools_pool *p)
         if (p->group == NULL)
             return fail_nomem(c, p->header.line, "group");
     }
+    if (in_group_root(x, p))
+        return fail(c, uline, "user", "[pool %s] user '%s' is a member of "
+                    "group root (gid 0): a pool must not run with it",
+                    p->name, p->user);
     if (p->listen_owner != NULL) {
         u = lookup_id(x, p->listen_owner, 1, blame(p, POOLS_F_LISTEN_OWNER),
                       "listen.owner", p->name);

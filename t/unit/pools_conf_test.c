@@ -10,6 +10,7 @@
  * every Debian: root, daemon, www-data, nobody; nogroup.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE                 /* pools_conf.c, included below */
 
 #include "pools_conf.h"
 #include "tap.h"
