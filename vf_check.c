@@ -82,12 +82,15 @@ static int php_named(const char *filename)
         ".php", ".phtml", ".phar", ".pht", ".php3", ".php4", ".php5",
         ".php7", ".php8"
     };
-    size_t blen = strlen(filename), i;
+    const char *base = strrchr(filename, '/');
+    size_t blen, i;
 
+    base = base ? base + 1 : filename;
+    blen = strlen(base);
     for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
         size_t elen = strlen(exts[i]);
 
-        if (blen > elen && !strcasecmp(filename + blen - elen, exts[i])) {
+        if (blen > elen && !strcasecmp(base + blen - elen, exts[i])) {
             return 1;
         }
     }
@@ -228,7 +231,7 @@ static int vf_fixups(request_rec *r)
 {
     vf_dir_conf *dc = vf_dir_conf_get(r);
     int check = dc->check_script != 0;      /* unset means On */
-    int dropin;
+    int dropin, overridden = 0;
     const char *why;
 
     /* Only this hook routes to a pool: the handler's name set by
@@ -252,6 +255,7 @@ static int vf_fixups(request_rec *r)
                       r->filename, r->handler, dc->pool->name);
         r->handler = NULL;
         dropin = 0;
+        overridden = 1;
     }
     if (!dropin && !dc->pool) {
         return DECLINED;
@@ -268,7 +272,10 @@ static int vf_fixups(request_rec *r)
         return DECLINED;                        /* mod_proxy's turn */
     }
     if (!check && !url_names_script(r, dc)) {
-        return DECLINED;
+        /* A FastCGI handler the pool overrode ran this file before: with
+         * the check off, a name the URL test misses is still refused
+         * rather than served as a file. */
+        return overridden ? refuse(r, NOT_SCRIPT_EXT, 0) : DECLINED;
     }
 
     if (dc->pool->kind == VF_POOL_BALANCER) {

@@ -201,8 +201,7 @@ static apr_status_t encode_table(request_rec *r, const apr_table_t *env,
 static void jail_paths(request_rec *r, const char *root)
 {
     static const char *const names[] = {
-        "SCRIPT_FILENAME", "DOCUMENT_ROOT", "CONTEXT_DOCUMENT_ROOT",
-        "PATH_TRANSLATED", NULL
+        "SCRIPT_FILENAME", "DOCUMENT_ROOT", "CONTEXT_DOCUMENT_ROOT", NULL
     };
     apr_size_t len = strlen(root);
     int i;

@@ -265,13 +265,22 @@ static const char *resolve_named(apr_pool_t *p, vf_pool *pool,
     pool->gid = pc->gid;
     pool->max_children = (int)pc->max_children;
     pool->on_demand = pc->pm == POOLS_PM_ONDEMAND;
-    if (pc->chroot && strcmp(pc->chroot, "/")) {
-        apr_size_t len = strlen(pc->chroot);
+    if (pc->chroot) {
+        /* Lexically normalized ("//", ".", ".."), as httpd's own paths
+         * are: symlinks are not resolved on either side, so a chroot
+         * written as the DocumentRoot is written compares equal. */
+        char *root = NULL;
+        apr_size_t len;
 
-        while (len > 1 && pc->chroot[len - 1] == '/') {
+        if (apr_filepath_merge(&root, NULL, pc->chroot,
+                               APR_FILEPATH_NOTRELATIVE, p)) {
+            root = apr_pstrdup(p, pc->chroot);
+        }
+        len = strlen(root);
+        while (len > 0 && root[len - 1] == '/') {
             len--;
         }
-        pool->chroot = apr_pstrndup(p, pc->chroot, len);
+        pool->chroot = len ? apr_pstrndup(p, root, len) : NULL;
     }
     return NULL;
 }

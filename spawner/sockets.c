@@ -149,13 +149,14 @@ void lsock_wait_for_orphans(int ms)
 }
 
 /* Owner, group and mode of the socket file we bound (checked by device
- * and inode, never through a symlink); unset ids mean the spawner's own,
- * so that removing listen.owner/group on a reload takes them back. */
+ * and inode, never through a symlink); unset ids mean those bind gave it
+ * (the spawner's, or a setgid run_dir's group), so that removing
+ * listen.owner/group on a reload takes them back. */
 static const char *apply_perms(const struct lsock *s,
                                const struct pools_pool *cf)
 {
-    uid_t uid = cf->listen_uid != (uid_t)-1 ? cf->listen_uid : geteuid();
-    gid_t gid = cf->listen_gid != (gid_t)-1 ? cf->listen_gid : getegid();
+    uid_t uid = cf->listen_uid != (uid_t)-1 ? cf->listen_uid : s->born_uid;
+    gid_t gid = cf->listen_gid != (gid_t)-1 ? cf->listen_gid : s->born_gid;
     char proc[64];
     struct stat st;
     int fd = open(s->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -211,6 +212,8 @@ static const char *bind_unix(struct lsock *s, const struct pools_pool *cf,
     if (lstat(s->path, &st) == 0) {
         s->file_dev = st.st_dev;
         s->file_ino = st.st_ino;
+        s->born_uid = st.st_uid;
+        s->born_gid = st.st_gid;
     }
     if ((*what = apply_perms(s, cf)) != NULL) {
         rc = errno;

@@ -30,6 +30,8 @@ struct lsock {
     ino_t sock_ino;                 /* the socket's inode, for sock_diag */
     dev_t file_dev;                 /* unix: the socket file we made */
     ino_t file_ino;
+    uid_t born_uid;                 /* its owner and group as bind made */
+    gid_t born_gid;                 /* them: what unset listen.* mean */
     int unlinked;
     unsigned refs;
     struct lsock *next;

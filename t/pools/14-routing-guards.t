@@ -8,7 +8,8 @@
 #  - an .htaccess rewrite from one existing script to another runs the
 #    other (the pending internal redirect is left alone);
 #  - a file named as PHP runs it (x.phtml, x.PHP) that is not a script
-#    here gets 403, not its source;
+#    here gets 403, not its source (also with the check off, where a
+#    FastCGI handler the pool overrode would have run it);
 #  - a drop-in balancer of fcgi:// members, or an upper-case FCGI://
 #    handler, gets the script check too: a GIF under such a directory-wide
 #    handler is a file, not a request to php-fpm.
@@ -20,7 +21,7 @@ use VhostFcgi::Test qw(:all);
 use VhostFcgi::Pools qw(:all);
 
 if (my $why = pools_skip_reason()) { plan skip_all => $why }
-plan tests => 19;
+plan tests => 21;
 
 my $doc = site_doc('a');
 my $a_uid = getpwnam($ENV{VF_SITE_A_USER} // '') // -1;
@@ -78,6 +79,14 @@ for my $c (['/conf.phtml', 'PHTML-SOURCE-SECRET'], ['/x.PHP', 'XUPPER-']) {
     unlike($res->{body}, qr/\Q$text\E/, "$path: its source is not shown");
     like(log_since($mark), qr/AH10720: .*\Q$path\E is named as PHP/,
          "$path: the error log says why");
+}
+
+# With the check off, a FastCGI handler the pool overrode leaves no file it
+# would have run to be served as text either.
+{
+    my $res = raw_request('vf_site_a_off', 'GET', '/dropin-other/conf.phtml');
+    is($res->{status}, 403, 'check off, overridden drop-in handler, x.phtml: 403');
+    unlike($res->{body}, qr/PHTML-SOURCE-SECRET/, '... its source is not shown');
 }
 
 # --- drop-in handlers that reach FastCGI get the check ---------------------

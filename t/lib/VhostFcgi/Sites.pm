@@ -149,6 +149,7 @@ sub site_a_files {
         ['htdocs/conf.phtml', qq{<?php \$db_password = "PHTML-SOURCE-SECRET";\n}],
         ['htdocs/dropin-other', undef],
         ['htdocs/dropin-other/who.php', env_script('dropin-other/who.php')],
+        ['htdocs/dropin-other/conf.phtml', qq{<?php \$db_password = "PHTML-SOURCE-SECRET";\n}],
         ['htdocs/admin-set', undef],
         ['htdocs/admin-set/.htaccess', qq{SetEnv PHP_ADMIN_VALUE "memory_limit=7M"\n}],
         ['htdocs/admin-set/ini.php', $ini_script],
