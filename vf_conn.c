@@ -522,9 +522,10 @@ static int wait_local(vf_pool *pool, vf_waiter *w)
 static void reaper_kick(void);
 
 /* For a request that needs a new connection at max_conns: a connection
- * this process keeps idle holds the worker that connection needs, so it
- * is closed and its slot taken (1), rather than leave the new one in the
- * backend's queue until the reaper closes the idle one. */
+ * this process keeps idle holds a worker the new one could have, so it is
+ * closed and its slot taken (1), rather than leave the new one in the
+ * backend's queue until the reaper closes the idle one.  (The worker goes
+ * to whichever connection waits first in the backend's queue.) */
 static int make_room(vf_pool *pool)
 {
     struct vf_conn_cache *cache = pool->cache;
