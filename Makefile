@@ -144,6 +144,10 @@ $(ASAN_SO): $(MOD_SRCS) $(MOD_HDRS)
 
 test-asan: deps $(ASAN_SO)
 	rm -rf build/unit build/bin $(SPAWN_BIN)
+	# The plain module, built first and fresh, for the spawner tests that
+	# start a stock httpd (the sanitized one needs run-sanitized's preload):
+	# the sanitized make below then finds it up to date.
+	$(MAKE) -B module
 	$(MAKE) tools unit-test $(if $(SPAWN_SRCS),spawner-test) \
 	    XCFLAGS="$(SAN_FLAGS)" XLDFLAGS="$(SAN_FLAGS)"
 	scripts/run-sanitized $(CURDIR)/$(ASAN_SO)
