@@ -175,6 +175,10 @@ struct vf_pool {
 const char *vf_pool_define(cmd_parms *cmd, const char *target, int nopts,
                            const char *const *opts, vf_pool **pool);
 
+/* The proxy_server_conf of server s when it defines balancer name (a
+ * "balancer://..." URL) with members, else NULL (startup checks). */
+void *vf_balancer_defined(server_rec *s, const char *name, apr_pool_t *p);
+
 /* Every pool of the running configuration, by key (for the status page). */
 apr_hash_t *vf_pools_all(server_rec *s);
 

@@ -398,15 +398,7 @@ static apr_status_t watchdog_tick(int state, void *data, apr_pool_t *ptemp)
 static int find_in(server_rec *s, const char *name, apr_pool_t *ptemp,
                    proxy_server_conf **pcp)
 {
-    proxy_server_conf *pc = ap_get_module_config(s->module_config,
-                                                 &proxy_module);
-    proxy_balancer *b = ap_proxy_get_balancer(ptemp, pc, name, 0);
-
-    if (!b || !b->workers->nelts) {
-        return 0;
-    }
-    *pcp = pc;
-    return 1;
+    return (*pcp = vf_balancer_defined(s, name, ptemp)) != NULL;
 }
 
 /*

@@ -403,6 +403,15 @@ static const char *share_pools(apr_pool_t *pconf, apr_pool_t *ptemp,
 /* Every balancer:// pool names a balancer with members in the server of
  * its VhostFcgiPool line (its own <Proxy> or the main server's, which
  * virtual hosts inherit); else mod_proxy answers 500 at each request. */
+void *vf_balancer_defined(server_rec *s, const char *name, apr_pool_t *p)
+{
+    proxy_server_conf *pc = ap_get_module_config(s->module_config,
+                                                 &proxy_module);
+    proxy_balancer *b = ap_proxy_get_balancer(p, pc, name, 0);
+
+    return b && b->workers->nelts ? pc : NULL;
+}
+
 static const char *check_balancers(apr_pool_t *pconf, apr_pool_t *ptemp)
 {
     apr_array_header_t *uses = balancer_uses(pconf);
@@ -410,11 +419,8 @@ static const char *check_balancers(apr_pool_t *pconf, apr_pool_t *ptemp)
 
     for (i = 0; i < uses->nelts; i++) {
         const vf_balancer_use *use = &APR_ARRAY_IDX(uses, i, vf_balancer_use);
-        proxy_server_conf *pc = ap_get_module_config(use->s->module_config,
-                                                     &proxy_module);
-        proxy_balancer *b = ap_proxy_get_balancer(ptemp, pc, use->name, 0);
 
-        if (!b || !b->workers->nelts) {
+        if (!vf_balancer_defined(use->s, use->name, ptemp)) {
             return apr_psprintf(ptemp, "%s: VhostFcgiPool %s: no <Proxy %s> "
                                 "with BalancerMember lines is defined for "
                                 "this server (in the main server "
