@@ -46,7 +46,7 @@ APXS_WFLAGS := $(foreach f,$(WARN) $(XCFLAGS),-Wc,$(f)) \
                $(foreach f,$(XLDFLAGS),-Wl,$(f))
 
 .PHONY: all module tools spawner deps test unit-test spawner-test itest \
-        balance-test \
+        itest-prefork balance-test \
         fuzz test-asan soak demo bench install clean
 
 all: module tools $(if $(SPAWN_SRCS),spawner)
@@ -92,11 +92,23 @@ spawner-test: spawner module
 itest: all
 	scripts/run-itest
 
+# The same httpd on mpm_prefork (where mod_php sites come from): the script
+# check, routing, path info, recycles and faults must hold with one request
+# per process too.  (Reuse counts are per process there; those tests skip.)
+PREFORK_TESTS := t/pools/01-evil-gif.t t/pools/02-missing.t \
+                 t/pools/03-dirindex.t t/pools/04-pathinfo.t \
+                 t/pools/14-routing-guards.t t/reuse/02-max-requests.t \
+                 t/reuse/08-no-replay.t t/reuse/10-post-recycle.t \
+                 t/proxy/faults.t
+itest-prefork: all
+	VF_MPM=prefork scripts/run-itest $(PREFORK_TESTS)
+
 test: deps
 	$(MAKE) all
 	$(MAKE) unit-test
 	$(if $(SPAWN_SRCS),$(MAKE) spawner-test)
 	$(MAKE) itest
+	$(MAKE) itest-prefork
 	$(MAKE) balance-test
 	$(PROVE) t/clientfault
 	$(MAKE) fuzz FUZZ_SECONDS=$(CI_FUZZ_SECONDS)

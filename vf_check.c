@@ -188,6 +188,21 @@ static int url_names_script(request_rec *r, const vf_dir_conf *dc)
     return 0;
 }
 
+/* AcceptPathInfo Off: a script with a path after it (/x.php/extra) is a
+ * 404, as mod_cgi answers it; the backend never sees it.  Unset, the
+ * path is accepted, as PHP applications expect. */
+static int path_info_refused(request_rec *r)
+{
+    if (r->used_path_info != AP_REQ_REJECT_PATH_INFO
+        || !r->path_info || !*r->path_info) {
+        return 0;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10726)
+                  "%s%s: AcceptPathInfo Off refuses the path after the "
+                  "script", r->filename, r->path_info);
+    return 1;
+}
+
 /* Does a handler send the request to FastCGI through mod_proxy: "proxy:"
  * and an fcgi:// URL (any case: mod_proxy matches schemes so), or a
  * balancer with fcgi:// members? */
@@ -267,6 +282,9 @@ static int vf_fixups(request_rec *r)
         if (!owner_allowed(r, dc, dc->pool)) {
             return HTTP_FORBIDDEN;
         }
+    }
+    if (path_info_refused(r)) {
+        return HTTP_NOT_FOUND;
     }
     if (dropin) {
         return DECLINED;                        /* mod_proxy's turn */

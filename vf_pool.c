@@ -431,6 +431,28 @@ static const char *check_balancers(apr_pool_t *pconf, apr_pool_t *ptemp)
     return NULL;
 }
 
+/* Kept connections live in a process and are shared by its threads.  With
+ * one thread per process (mpm_prefork, where mod_php sites come from),
+ * requests spread over many processes and few find one kept: all is
+ * served, but reuse is rare.  Said once per (re)start, not per pool. */
+static void note_unthreaded_mpm(unsigned int n_pools)
+{
+    int threaded = 1;
+
+    if (!n_pools || ap_state_query(AP_SQ_MAIN_STATE)
+                    == AP_SQ_MS_CREATE_PRE_CONFIG
+        || ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) != APR_SUCCESS
+        || threaded != AP_MPMQ_NOT_SUPPORTED) {
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, NULL, APLOGNO(10727)
+                 "the %s MPM serves one request per process: kept FastCGI "
+                 "connections are per process, so with many processes few "
+                 "requests find one (every request is still served); "
+                 "mpm_event shares each process's connections among its "
+                 "threads", ap_show_mpm());
+}
+
 int vf_pools_resolve(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     apr_hash_t *pools = registry(pconf);
@@ -462,6 +484,7 @@ int vf_pools_share(apr_pool_t *pconf, apr_pool_t *ptemp)
                      APLOGNO(10671) "%s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    note_unthreaded_mpm(apr_hash_count(registry(pconf)));
     return OK;
 }
 

@@ -5,7 +5,8 @@
 # turn /s.php/private/other.php into running other.php (with
 # cgi.fix_pathinfo = 0 php-fpm runs the file PATH_TRANSLATED names).  So
 # PATH_TRANSLATED, where sent, is PATH_INFO under DOCUMENT_ROOT, and the
-# script that runs is always s.php.
+# script that runs is always s.php.  Where AcceptPathInfo Off applies, a
+# path after the script is a 404 (as mod_cgi answers), pool or drop-in.
 use strict;
 use warnings FATAL => 'all';
 
@@ -14,7 +15,7 @@ use VhostFcgi::Test qw(:all);
 use VhostFcgi::Pools qw(:all);
 
 if (my $why = pools_skip_reason()) { plan skip_all => $why }
-plan tests => 2 * (11 + 4) + 2 * 2;
+plan tests => 2 * (11 + 4) + 2 * 2 + 3 * 3;
 
 for my $site (['vf_site_a', 'a', 1], ['vf_site_b', 'b', 0]) {
     my ($vhost, $s, $fix) = @$site;
@@ -65,4 +66,19 @@ for my $site (['vf_site_a', 1], ['vf_site_b', 0]) {
        "$vhost /s.php: no PATH_INFO, no PATH_TRANSLATED")
         or diag("$res->{status} PATH_INFO=" . ($env->{PATH_INFO} // '(none)') .
                 " PATH_TRANSLATED=" . ($env->{PATH_TRANSLATED} // '(none)'));
+}
+
+# AcceptPathInfo Off: /nopi/s.php runs, /nopi/s.php/extra is a 404 that
+# never reaches the backend, and the error log says why.
+for my $vhost (qw(vf_site_a vf_site_b vf_site_b_dropin)) {
+    my ($res, $env) = get_env($vhost, '/nopi/s.php');
+    is($res->{status}, 200, "$vhost AcceptPathInfo Off: /nopi/s.php runs")
+        or diag(substr $res->{body}, 0, 300);
+    my $mark = log_mark();
+    $res = raw_request($vhost, 'GET', '/nopi/s.php/extra');
+    ok($res->{status} == 404 && !marker_ran($res, 'SCRIPT-RAN'),
+       "$vhost AcceptPathInfo Off: /nopi/s.php/extra is 404, not run")
+        or diag("$res->{status}: " . substr $res->{body}, 0, 300);
+    ok(log_wait_for($mark, qr{AH10726: .*nopi/s\.php/extra: AcceptPathInfo Off}),
+       "$vhost: the error log says AcceptPathInfo Off refused it");
 }

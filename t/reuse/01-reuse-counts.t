@@ -16,7 +16,7 @@ use VhostFcgi::Load ();
 if (my $why = pools_skip_reason()) { plan skip_all => $why }
 plan skip_all => 'fcgi-misbehave not built (make tools)'
     unless misbehave_available() && $ENV{VF_MB_REUSE_SOCK} && $ENV{VF_MB_CLOSE_SOCK};
-plan tests => 7 + 5;
+plan tests => 7 + 5 + 1;
 
 sub stats {
     my $vhost = shift;
@@ -45,8 +45,13 @@ my $mid = stats('vf_reuse_mb');
 my ($acc, $done) = delta($before, $mid);
 diag(sprintf 'fcgi-misbehave, one request at a time: %d connections accepted for %d requests'
              . ' completed (%.1f requests per connection)', $acc, $done, $acc ? $done / $acc : $done);
-ok($acc >= 1 && $acc * 25 <= $done,
-   'one at a time: at least 25 requests per accepted connection');
+SKIP: {
+    skip PER_PROCESS_WHY, 1 if per_process_mpm();
+    # (0 accepted is fine: a test before this one may have left the kept
+    # connection; the counter's own check is below.)
+    ok($done >= 100 && $acc * 25 <= $done,
+       'one at a time: at least 25 requests per accepted connection');
+}
 
 # (A new client connection per request: both httpd children serve them.)
 my $r = VhostFcgi::Load::run(vhost => 'vf_reuse_mb', path => '/mbh/hello.php',
@@ -59,7 +64,10 @@ diag(sprintf 'fcgi-misbehave, 10 concurrent clients: %d connections accepted for
              . ' completed (%.1f requests per connection)', $acc, $done, $acc ? $done / $acc : $done);
 cmp_ok($done, '>=', 400, 'the backend completed every request');
 cmp_ok($acc, '>=', 1, 'the backend accepted connections (the counter works)');
-cmp_ok($acc * 10, '<=', $done, '10 concurrent clients: at least 10 requests per accepted connection');
+SKIP: {
+    skip PER_PROCESS_WHY, 1 if per_process_mpm();
+    cmp_ok($acc * 10, '<=', $done, '10 concurrent clients: at least 10 requests per accepted connection');
+}
 
 # --- a backend that closes each connection after 3 requests -----------------
 $before = stats('vf_reuse_mbclose');
@@ -75,3 +83,13 @@ cmp_ok($done, '>=', 300, 'the backend completed every request');
 cmp_ok($acc * 3, '>=', $done - 3, 'it really closed each connection after 3 requests');
 cmp_ok($done - $acc, '>=', $done / 10,
        'kept connections were reused (so some met a backend that had closed them)');
+
+# The error log tells a prefork admin why reuse is rare there, and nobody
+# else (the notice is logged at each start).
+if (per_process_mpm()) {
+    like(log_since(0), qr/AH10727: .*one request per process/,
+         'mpm_prefork: the error log says kept connections are per process');
+}
+else {
+    unlike(log_since(0), qr/AH10727/, 'a threaded MPM: no per-process notice');
+}

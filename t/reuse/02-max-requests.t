@@ -32,6 +32,7 @@ sub reuse_ok {
     my ($s0, $s1, $what) = @_;
     SKIP: {
         skip 'no status page (SetHandler vhostfcgi-status)', 1 unless $s0 && $s1;
+        skip PER_PROCESS_WHY, 1 if per_process_mpm();
         my $req = $s1->{requests} - $s0->{requests};
         my $reused = $s1->{reused} - $s0->{reused};
         ok($req > 0 && $reused * 10 >= $req,

@@ -39,8 +39,11 @@ SKIP: {
     my $opened = $st1->{opened} - $st0->{opened};
     my $requests = $st1->{requests} - $st0->{requests};
     cmp_ok($requests, '>=', 800, 'the pool counted the requests');
-    cmp_ok($opened * 20, '<=', $requests,
-           "requests over max were handed kept connections ($opened opened for $requests requests)");
+    if (per_process_mpm()) { pass('(' . PER_PROCESS_WHY . ')') }
+    else {
+        cmp_ok($opened * 20, '<=', $requests,
+               "requests over max were handed kept connections ($opened opened for $requests requests)");
+    }
     is($st1->{waiting}, 0, 'no request left waiting afterwards');
 }
 

@@ -69,8 +69,18 @@ for my $case (@cases) {
 
     is($res->{status}, 502, "$what: 502")
         or diag('got ' . ($res->{status} // 'no response'));
-    is($started, $times, "$what: the backend started it "
-                         . ($times == 1 ? 'once (not replayed)' : 'twice (retried)'));
+    if ($times == 2 && per_process_mpm()) {
+        # The GET's own process may have closed its kept connection (it
+        # makes way for other processes' connections), and then there is
+        # nothing to retry.
+        ok($started == 1 || $started == 2,
+           "$what: the backend started it once or twice ($started; " . PER_PROCESS_WHY . ')');
+        $log_re = qr/$log_re|$closed/;
+    }
+    else {
+        is($started, $times, "$what: the backend started it "
+                             . ($times == 1 ? 'once (not replayed)' : 'twice (retried)'));
+    }
     my $log = log_wait_for($mark, $log_re, 5);
     ok($log, "$what: the error log says what happened")
         or diag(join "\n", grep { /vhostfcgi|FastCGI|AH1/ && !/trace/ } split /\n/, log_since($mark));
