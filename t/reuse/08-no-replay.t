@@ -9,6 +9,10 @@
 #  - A GET on a kept connection of a pool is retried on a new connection
 #    (methods safe to run twice are, as nginx does; AH10641 at debug
 #    level), so the backend starts it twice.
+#  - Through the drop-in (ProxyPass ... enablereuse=on), mod_proxy puts
+#    any request on a kept connection: there a POST meets the close, is
+#    not retried (AH10722), gets 502 and was started once; a GET is
+#    retried as through a pool.
 #
 # vf_reuse_mb: fcgi-misbehave as a URL pool (max=4) that keeps its
 # connections.  On one
@@ -37,6 +41,12 @@ my @cases = (
     ['vf_reuse_mb', 'POST', '/mbh/close-now.php',      1, $closed, qr/AH1064[1]|AH10722/],
     ['vf_reuse_mb', 'POST', '/mbh/silent.php?ms=1000', 1, $closed, qr/AH1064[1]|AH10722/],
     ['vf_reuse_mb', 'GET',  '/mbh/close-now.php',      2,
+     qr/AH10641: FastCGI backend \S+ closed a reused connection before answering; the request can be retried/,
+     qr/AH10722/],
+    ['vf_reuse_mb_dropin', 'POST', '/mbh/close-now.php', 1,
+     qr/AH10722: FastCGI backend \S+ closed a reused connection after reading the request, without answering; not retried: POST is not safe to run twice/,
+     qr/AH10641/],
+    ['vf_reuse_mb_dropin', 'GET', '/mbh/close-now.php', 2,
      qr/AH10641: FastCGI backend \S+ closed a reused connection before answering; the request can be retried/,
      qr/AH10722/],
 );
