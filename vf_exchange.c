@@ -729,11 +729,13 @@ static int body_is_empty(const vf_body *body)
            && len == 0;
 }
 
+/* 1 to 65535 in turn.  (64 bits: a 32-bit count gives 1 twice in a row
+ * where it wraps, as 2^32 is 1 modulo 65535.) */
 unsigned vf_exchange_next_id(void)
 {
-    static volatile apr_uint32_t last;
+    static volatile apr_uint64_t last;
 
-    return apr_atomic_inc32(&last) % 65535 + 1;
+    return (unsigned)(apr_atomic_inc64(&last) % 65535) + 1;
 }
 
 int vf_repeatable(const request_rec *r)
