@@ -97,7 +97,8 @@ itest: all
 # per process too.  (Reuse counts are per process there; those tests skip.)
 PREFORK_TESTS := t/pools/01-evil-gif.t t/pools/02-missing.t \
                  t/pools/03-dirindex.t t/pools/04-pathinfo.t \
-                 t/pools/14-routing-guards.t t/reuse/02-max-requests.t \
+                 t/pools/14-routing-guards.t t/reuse/01-reuse-counts.t \
+                 t/reuse/02-max-requests.t \
                  t/reuse/08-no-replay.t t/reuse/10-post-recycle.t \
                  t/proxy/faults.t
 itest-prefork: all

@@ -157,9 +157,14 @@ static int owner_allowed(request_rec *r, const vf_dir_conf *dc,
     return 0;
 }
 
+/* url_names_script's answers: the URL names a script, or a script with
+ * a path after it. */
+#define VF_URL_SCRIPT   1
+#define VF_URL_PATH     2
+
 /* VhostFcgiCheckScript Off: route by URL as ProxyPassMatch "\.php(/.*)?$"
  * does, and leave finding the file to the backend; only there to compare
- * with, or for backends that serve no files. */
+ * with, or for backends that serve no files.  0 when it names none. */
 static int url_names_script(request_rec *r, const vf_dir_conf *dc)
 {
     static const char *const php[] = { ".php" };
@@ -181,7 +186,7 @@ static int url_names_script(request_rec *r, const vf_dir_conf *dc)
                                           r->path_info ? r->path_info : "",
                                           NULL);
                 r->path_info = NULL;
-                return 1;
+                return p[len] == '/' ? VF_URL_PATH : VF_URL_SCRIPT;
             }
         }
     }
@@ -190,16 +195,16 @@ static int url_names_script(request_rec *r, const vf_dir_conf *dc)
 
 /* AcceptPathInfo Off: a script with a path after it (/x.php/extra) is a
  * 404, as mod_cgi answers it; the backend never sees it.  Unset, the
- * path is accepted, as PHP applications expect. */
-static int path_info_refused(request_rec *r)
+ * path is accepted, as PHP applications expect.  what: the script and
+ * the path after it. */
+static int path_info_refused(request_rec *r, const char *what)
 {
-    if (r->used_path_info != AP_REQ_REJECT_PATH_INFO
-        || !r->path_info || !*r->path_info) {
+    if (r->used_path_info != AP_REQ_REJECT_PATH_INFO) {
         return 0;
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10726)
-                  "%s%s: AcceptPathInfo Off refuses the path after the "
-                  "script", r->filename, r->path_info);
+                  "%s: AcceptPathInfo Off refuses the path after the "
+                  "script", what);
     return 1;
 }
 
@@ -282,18 +287,29 @@ static int vf_fixups(request_rec *r)
         if (!owner_allowed(r, dc, dc->pool)) {
             return HTTP_FORBIDDEN;
         }
-    }
-    if (path_info_refused(r)) {
-        return HTTP_NOT_FOUND;
+        if (r->path_info && *r->path_info
+            && path_info_refused(r, apr_pstrcat(r->pool, r->filename,
+                                                r->path_info, NULL))) {
+            return HTTP_NOT_FOUND;
+        }
     }
     if (dropin) {
         return DECLINED;                        /* mod_proxy's turn */
     }
-    if (!check && !url_names_script(r, dc)) {
-        /* A FastCGI handler the pool overrode ran this file before: with
-         * the check off, a name the URL test misses is still refused
-         * rather than served as a file. */
-        return overridden ? refuse(r, NOT_SCRIPT_EXT, 0) : DECLINED;
+    if (!check) {
+        int named = url_names_script(r, dc);
+
+        if (!named) {
+            /* A FastCGI handler the pool overrode ran this file before:
+             * with the check off, a name the URL test misses is still
+             * refused rather than served as a file. */
+            return overridden ? refuse(r, NOT_SCRIPT_EXT, 0) : DECLINED;
+        }
+        /* (Without the check, httpd's path_info is only where its walk
+         * stopped on disk: the URL says what follows the script.) */
+        if (named == VF_URL_PATH && path_info_refused(r, r->uri)) {
+            return HTTP_NOT_FOUND;
+        }
     }
 
     if (dc->pool->kind == VF_POOL_BALANCER) {

@@ -19,6 +19,7 @@
 #include "pools_conf.h"
 
 #include "http_core.h"
+#include "http_main.h"
 #include "ap_mpm.h"
 #include "apr_hash.h"
 #include "apr_shm.h"
@@ -445,7 +446,7 @@ static void note_unthreaded_mpm(unsigned int n_pools)
         || threaded != AP_MPMQ_NOT_SUPPORTED) {
         return;
     }
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, NULL, APLOGNO(10727)
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ap_server_conf, APLOGNO(10727)
                  "the %s MPM serves one request per process: kept FastCGI "
                  "connections are per process, so with many processes few "
                  "requests find one (every request is still served); "

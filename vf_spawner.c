@@ -12,6 +12,12 @@
  *
  * If the httpd parent is killed outright, the kernel sends the spawner
  * SIGTERM (PR_SET_PDEATHSIG), so it never outlives its supervisor.
+ *
+ * httpd starts its children only once the spawner is ready (its pools'
+ * sockets bound) or VF_READY_WAIT has passed: the spawner tells it as it
+ * tells systemd, READY=1 on $NOTIFY_SOCKET, here a socket of httpd's own.
+ * Else the first requests after a start, or to a pool a reload adds,
+ * would find no socket and get 503.
  */
 #include "mod_vhostfcgi.h"
 
@@ -22,8 +28,14 @@
 #include "apr_strings.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +44,8 @@
 #define VF_RESPAWN_GAP      apr_time_from_sec(2)
 /* How long httpd waits for the spawner's graceful stop when exiting. */
 #define VF_STOP_WAIT        apr_time_from_sec(10)
+/* How long a start or restart waits for the spawner to be ready. */
+#define VF_READY_WAIT       apr_time_from_sec(10)
 
 typedef struct {
     apr_pool_t *pool;       /* the process pool: outlives restarts */
@@ -42,6 +56,8 @@ typedef struct {
     const char *cmdline;    /* argv joined, to notice a change */
     apr_time_t started;
     int registered;         /* registered as other child of this pconf */
+    int ready_fd;           /* datagrams from the spawner; 0: none */
+    char ready_name[64];    /* its abstract address, "@..." */
 } vf_spawner;
 
 static void maintenance(int reason, void *data, apr_wait_t status);
@@ -65,12 +81,104 @@ static int spawner_alive(const vf_spawner *sp)
     return sp->proc.pid > 0 && kill(sp->proc.pid, 0) == 0;
 }
 
+/* The socket the spawner says READY=1 on, once per httpd process: an
+ * abstract address, so nothing is left in the file system. */
+static void ready_open(vf_spawner *sp, server_rec *s)
+{
+    struct sockaddr_un a;
+    size_t len;
+    int fd;
+
+    if (sp->ready_fd > 0) {
+        return;
+    }
+    snprintf(sp->ready_name, sizeof(sp->ready_name),
+             "@vhostfcgi-spawner-%ld-%" APR_TIME_T_FMT, (long)getpid(),
+             apr_time_now());
+    len = strlen(sp->ready_name);
+    memset(&a, 0, sizeof(a));
+    a.sun_family = AF_UNIX;
+    memcpy(a.sun_path + 1, sp->ready_name + 1, len - 1);
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a,
+                       (socklen_t)(offsetof(struct sockaddr_un, sun_path)
+                                   + len)) < 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s, APLOGNO(10728)
+                     "VhostFcgiSpawner: no socket to hear the spawner is "
+                     "ready on; httpd will not wait for it");
+        if (fd >= 0) {
+            close(fd);
+        }
+        return;
+    }
+    sp->ready_fd = fd;
+}
+
+/* Drops what the spawner said before: a wait is for what comes next. */
+static void ready_drain(const vf_spawner *sp)
+{
+    char buf[256];
+
+    while (sp->ready_fd > 0 && recv(sp->ready_fd, buf, sizeof(buf), 0) > 0) {
+    }
+}
+
+/* Has the spawner exited?  (Left waitable: the other-child maintenance
+ * reaps it and starts another.) */
+static int spawner_exited(const vf_spawner *sp)
+{
+    siginfo_t info;
+
+    memset(&info, 0, sizeof(info));
+    return waitid(P_PID, (id_t)sp->proc.pid, &info,
+                  WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != 0;
+}
+
+/* Until the spawner says READY=1, exits, or VF_READY_WAIT has passed. */
+static void ready_wait(const vf_spawner *sp, server_rec *s, const char *what)
+{
+    apr_time_t start = apr_time_now(), now = start;
+    char buf[256];
+    ssize_t n;
+
+    while (sp->ready_fd > 0 && sp->proc.pid > 0) {
+        while ((n = recv(sp->ready_fd, buf, sizeof(buf) - 1, 0)) > 0) {
+            buf[n] = '\0';
+            if (!strncmp(buf, "READY=1", 7) || strstr(buf, "\nREADY=1")) {
+                ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(10729)
+                             "VhostFcgiSpawner: pid %ld ready %" APR_TIME_T_FMT
+                             " ms after %s", (long)sp->proc.pid,
+                             apr_time_as_msec(apr_time_now() - start), what);
+                return;
+            }
+        }
+        if (spawner_exited(sp)) {
+            return;             /* maintenance() says so and restarts it */
+        }
+        if ((now = apr_time_now()) - start >= VF_READY_WAIT) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10730)
+                         "VhostFcgiSpawner: pid %ld not ready %"
+                         APR_TIME_T_FMT " s after %s; serving anyway (its "
+                         "log says why)", (long)sp->proc.pid,
+                         apr_time_sec(VF_READY_WAIT), what);
+            return;
+        }
+        poll(&(struct pollfd){ .fd = sp->ready_fd, .events = POLLIN }, 1, 50);
+    }
+}
+
 /* In the child: never outlive httpd, drop httpd's listeners, exec. */
 static void exec_spawner(const vf_spawner *sp)
 {
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() == 1) {
         _exit(1);           /* httpd is already gone */
+    }
+    if (sp->ready_fd > 0) {
+        setenv("NOTIFY_SOCKET", sp->ready_name, 1);
+    }
+    else {
+        unsetenv("NOTIFY_SOCKET");      /* not systemd's: httpd's unit */
     }
     ap_close_listeners();
     execv(sp->argv[0], (char *const *)sp->argv);
@@ -223,14 +331,19 @@ int vf_spawner_post_config(apr_pool_t *pconf, server_rec *s)
         apr_proc_other_child_register(&sp->proc, maintenance, sp, NULL,
                                       pconf);
         sp->registered = 1;
+        ready_drain(sp);
         kill(sp->proc.pid, SIGHUP);
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(10694)
                      "VhostFcgiSpawner: pid %ld kept, asked to reload",
                      (long)sp->proc.pid);
+        ready_wait(sp, s, "the reload");
         return OK;
     }
     stop_spawner(sp);
     build_argv(sp, sc);
+    ready_open(sp, s);
+    ready_drain(sp);
     start_spawner(sp, pconf, s);
+    ready_wait(sp, s, "the start");
     return OK;
 }

@@ -15,7 +15,7 @@ use VhostFcgi::Test qw(:all);
 use VhostFcgi::Pools qw(:all);
 
 if (my $why = pools_skip_reason()) { plan skip_all => $why }
-plan tests => 2 * (11 + 4) + 2 * 2 + 3 * 3;
+plan tests => 2 * (11 + 4) + 2 * 2 + 4 * 3 + 1;
 
 for my $site (['vf_site_a', 'a', 1], ['vf_site_b', 'b', 0]) {
     my ($vhost, $s, $fix) = @$site;
@@ -70,7 +70,7 @@ for my $site (['vf_site_a', 1], ['vf_site_b', 0]) {
 
 # AcceptPathInfo Off: /nopi/s.php runs, /nopi/s.php/extra is a 404 that
 # never reaches the backend, and the error log says why.
-for my $vhost (qw(vf_site_a vf_site_b vf_site_b_dropin)) {
+for my $vhost (qw(vf_site_a vf_site_b vf_site_b_dropin vf_site_a_off)) {
     my ($res, $env) = get_env($vhost, '/nopi/s.php');
     is($res->{status}, 200, "$vhost AcceptPathInfo Off: /nopi/s.php runs")
         or diag(substr $res->{body}, 0, 300);
@@ -81,4 +81,16 @@ for my $vhost (qw(vf_site_a vf_site_b vf_site_b_dropin)) {
         or diag("$res->{status}: " . substr $res->{body}, 0, 300);
     ok(log_wait_for($mark, qr{AH10726: .*nopi/s\.php/extra: AcceptPathInfo Off}),
        "$vhost: the error log says AcceptPathInfo Off refused it");
+}
+
+# With the check off, httpd's path info is only where its walk stopped on
+# disk: /nopi/missing/x.php names a script and nothing after it, so it goes
+# to the backend (which finds no file), not refused as a path after one.
+{
+    my $mark = log_mark();
+    my $res = raw_request('vf_site_a_off', 'GET', '/nopi/missing/x.php');
+    my $log = log_since($mark);
+    ok($res->{status} == 404 && $log !~ /AH10726/,
+       'check off, AcceptPathInfo Off: /nopi/missing/x.php is the backend\'s 404, not AH10726')
+        or diag("$res->{status}: " . join("\n", grep { /AH1/ } split /\n/, $log));
 }

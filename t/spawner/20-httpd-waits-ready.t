@@ -1,0 +1,89 @@
+#!/usr/bin/perl
+# httpd starts serving only once the spawner it runs (VhostFcgiSpawner) is
+# ready, its pools' sockets bound: the first requests after a start must
+# not find the socket missing (503), or someone else's listener on it.
+# Here the spawner's start is slow for a known reason: a listener still on
+# the pool's socket path (what a previous spawner's orphaned workers
+# leave) makes it wait for that to let go, which happens 3 s later.  A
+# request sent as soon as httpd answers anything must run the script, and
+# the error log says when the spawner was ready (AH10729).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../soak/lib";
+use Test::More;
+use IO::Socket::UNIX;
+use Socket qw(SOCK_STREAM);
+use Time::HiRes qw(time sleep);
+use VFSoak;
+
+plan skip_all => 'needs root' if $> != 0;
+
+ensure_user($_) for $VFSoak::WEB, 'vfsoak-a';
+my $dir = test_dir('vfready');
+my $bins = snapshot_bins($dir);
+mkdir "$dir/site";
+chmod 0755, "$dir/site";
+write_file("$dir/site/hi.php", "<?php echo \"hi from the pool\\n\";\n");
+mkdir "$dir/run";
+chmod 0755, "$dir/run";
+
+# What a SIGKILLed spawner leaves: its status socket, stale, and (the
+# orphans' stand-in) a listener on the pool's socket for 3 s, never
+# answering.
+IO::Socket::UNIX->new(Type => SOCK_STREAM, Local => "$dir/run/vhostfcgi-spawn.ctl",
+                      Listen => 1) or die "ctl: $!";
+my $orphan = fork // die "fork: $!";
+if ($orphan == 0) {
+    my $l = IO::Socket::UNIX->new(Type => SOCK_STREAM, Local => "$dir/run/p.sock",
+                                  Listen => 16) or POSIX::_exit(1);
+    sleep 3;
+    POSIX::_exit(0);
+}
+sleep 0.2 until -S "$dir/run/p.sock";
+
+my $t0 = time;
+my $h = httpd_start(
+    dir => $dir, bins => $bins, spawner => 1, loglevel => 'info',
+    pools => <<EOC,
+[global]
+run_dir   = $dir/run
+error_log = $dir/logs/spawn.log
+log_level = info
+
+[p]
+command      = /usr/bin/php-cgi8.2
+user         = vfsoak-a
+listen.owner = $VFSoak::WEB
+listen.group = $VFSoak::WEB
+listen.mode  = 0660
+pm = static
+pm.max_children = 1
+EOC
+    vhosts => [ { name => 'p.test', root => "$dir/site", pool => 'p' } ],
+);
+my $c = VFSoak::Client->new(port => $h->{port}, timeout => 20);
+my $r = $c->request(host => 'p.test', path => '/hi.php');
+$c->close;
+my $elapsed = time - $t0;
+is($r->{status}, 200, 'the first request after the start is served')
+    or diag("$r->{status}\n" . read_file($h->{errlog}));
+like($r->{body} // '', qr/hi from the pool/, '... by the pool\'s script');
+cmp_ok($elapsed, '>=', 2.5, '... once the orphaned listener let go (the spawner was not ready before)');
+my $log = read_file($h->{errlog});
+ok($log =~ /AH10729: VhostFcgiSpawner: pid \d+ ready (\d+) ms after the start/ && $1 >= 2000,
+   'the error log says the spawner was ready, seconds after the start')
+    or diag($log);
+unlike($log, qr/AH10661|AH10730/, 'no failed connect, no "not ready"');
+
+# A graceful restart waits for the spawner's reload the same way.
+my $mark = length $log;
+system($h->{httpd}, '-f', $h->{conf}, '-k', 'graceful') == 0 or die "graceful: $?";
+ok(wait_for(sub { substr(read_file($h->{errlog}), $mark)
+                      =~ /AH10729: VhostFcgiSpawner: pid \d+ ready \d+ ms after the reload/ }, 15),
+   'a graceful restart: the error log says the spawner was ready after its reload')
+    or diag(substr(read_file($h->{errlog}), $mark));
+
+waitpid($orphan, 0);
+httpd_stop($h);
+done_testing();
