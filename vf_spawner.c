@@ -239,12 +239,12 @@ static void maintenance(int reason, void *data, apr_wait_t status)
     case APR_OC_REASON_LOST:
         apr_proc_other_child_unregister(sp);
         sp->registered = 0;
+        /* (The MPM passes the exit code or the signal number, already
+         * decoded and without saying which: not a wait status.) */
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf, APLOGNO(10692)
-                     "VhostFcgiSpawner: pid %ld ended (%s %d)",
-                     (long)sp->proc.pid,
-                     WIFSIGNALED(status) ? "signal" : "exit status",
-                     WIFSIGNALED(status) ? WTERMSIG(status)
-                                         : WEXITSTATUS(status));
+                     "VhostFcgiSpawner: pid %ld ended (exit code or signal "
+                     "%d; its error log says why)", (long)sp->proc.pid,
+                     (int)status);
         sp->proc.pid = 0;
         ap_mpm_query(AP_MPMQ_MPM_STATE, &mpm_state);
         if (mpm_state != AP_MPMQ_STOPPING && sp->argv) {
