@@ -39,7 +39,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define VF_SPAWNER_KEY      "vhostfcgi-spawner"
+/* The spawner's state, kept in the process pool.  The key is copied there
+ * (apr_pool_userdata_set): a literal of this DSO would dangle once a
+ * restart unloads it, and the next lookup would read it.  (Builds before
+ * 2026-11-27 stored "vhostfcgi-spawner" so: a key of another length is
+ * never compared with that one.) */
+#define VF_SPAWNER_KEY      "vhostfcgi-spawner-state"
 /* Restarts of a spawner that keeps dying are spaced at least this far. */
 #define VF_RESPAWN_GAP      apr_time_from_sec(2)
 /* How long httpd waits for the spawner's graceful stop when exiting. */
@@ -48,6 +53,7 @@
 #define VF_READY_WAIT       apr_time_from_sec(10)
 
 typedef struct {
+    apr_size_t size;        /* sizeof of the module that made it (below) */
     apr_pool_t *pool;       /* the process pool: outlives restarts */
     apr_pool_t *pconf;      /* this configuration cycle's pool */
     apr_pool_t *argv_pool;  /* holds argv; replaced when it changes */
@@ -62,16 +68,24 @@ typedef struct {
 
 static void maintenance(int reason, void *data, apr_wait_t status);
 
+/* This state outlives the DSO, which a restart unloads and loads again:
+ * after an upgrade and a graceful restart, the module reading it may not
+ * be the one that made it.  Its first word then differs from our size (an
+ * older one began with a pointer), and it is left alone: NULL. */
 static vf_spawner *spawner_state(server_rec *s)
 {
     apr_pool_t *pp = s->process->pool;
     vf_spawner *sp = NULL;
 
     apr_pool_userdata_get((void **)&sp, VF_SPAWNER_KEY, pp);
+    if (sp && sp->size != sizeof(*sp)) {
+        return NULL;
+    }
     if (!sp) {
         sp = apr_pcalloc(pp, sizeof(*sp));
+        sp->size = sizeof(*sp);
         sp->pool = pp;
-        apr_pool_userdata_setn(sp, VF_SPAWNER_KEY, NULL, pp);
+        apr_pool_userdata_set(sp, VF_SPAWNER_KEY, NULL, pp);
     }
     return sp;
 }
@@ -314,10 +328,20 @@ int vf_spawner_post_config(apr_pool_t *pconf, server_rec *s)
     vf_spawner *sp = spawner_state(s);
     const char *cmdline;
 
-    sp->pconf = pconf;
     /* Only the real start, not the configuration check before it. */
+    if (sp) {
+        sp->pconf = pconf;
+    }
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_CONFIG
         || ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_NORMAL) {
+        return OK;
+    }
+    if (!sp) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, APLOGNO(10731)
+                     "VhostFcgiSpawner: the spawner was started by another "
+                     "build of this module (upgraded, then a graceful "
+                     "restart?): it is left running as it is, no longer "
+                     "supervised; stop and start httpd to take it over");
         return OK;
     }
     if (!sc->spawner_argv) {
