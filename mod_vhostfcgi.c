@@ -473,6 +473,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void child_init(apr_pool_t *pchild, server_rec *s)
 {
     vf_pools_child_init(pchild, s);
+    vf_spawner_child_init(s);
 }
 
 static void register_hooks(apr_pool_t *p)

@@ -313,6 +313,7 @@ void vf_status_register_hooks(apr_pool_t *p);
 int vf_spawner_check_config(server_rec *s);
 /* Starts, keeps or replaces the spawner once the configuration is final. */
 int vf_spawner_post_config(apr_pool_t *pconf, server_rec *s);
+void vf_spawner_child_init(server_rec *s);
 
 /* ------------------------------------------------------------------ */
 /* vf_check.c - the script check and pool routing                      */

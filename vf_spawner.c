@@ -15,9 +15,13 @@
  *
  * httpd starts its children only once the spawner is ready (its pools'
  * sockets bound) or VF_READY_WAIT has passed: the spawner tells it as it
- * tells systemd, READY=1 on $NOTIFY_SOCKET, here a socket of httpd's own.
- * Else the first requests after a start, or to a pool a reload adds,
- * would find no socket and get 503.
+ * tells systemd, READY=1 on $NOTIFY_SOCKET, here a socket of httpd's own
+ * in its runtime directory that only root may write to.  Else the first
+ * requests after a start, or to a pool a reload adds, would find no
+ * socket and get 503.
+ *
+ * The state outlives the DSO: nothing in it may point into the module
+ * (a string literal, a function), which a restart unloads.
  */
 #include "mod_vhostfcgi.h"
 
@@ -29,6 +33,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -49,8 +55,8 @@
 #define VF_RESPAWN_GAP      apr_time_from_sec(2)
 /* How long httpd waits for the spawner's graceful stop when exiting. */
 #define VF_STOP_WAIT        apr_time_from_sec(10)
-/* How long a start or restart waits for the spawner to be ready. */
-#define VF_READY_WAIT       apr_time_from_sec(10)
+/* How long a start or restart waits for the spawner to be ready, in ms. */
+#define VF_READY_WAIT_MS    10000
 
 typedef struct {
     apr_size_t size;        /* sizeof of the module that made it (below) */
@@ -62,8 +68,8 @@ typedef struct {
     const char *cmdline;    /* argv joined, to notice a change */
     apr_time_t started;
     int registered;         /* registered as other child of this pconf */
-    int ready_fd;           /* datagrams from the spawner; 0: none */
-    char ready_name[64];    /* its abstract address, "@..." */
+    int ready_fd;           /* datagrams from the spawner; -1: none */
+    char ready_path[108];   /* that socket's path (sun_path's size) */
 } vf_spawner;
 
 static void maintenance(int reason, void *data, apr_wait_t status);
@@ -85,6 +91,7 @@ static vf_spawner *spawner_state(server_rec *s)
         sp = apr_pcalloc(pp, sizeof(*sp));
         sp->size = sizeof(*sp);
         sp->pool = pp;
+        sp->ready_fd = -1;
         apr_pool_userdata_set(sp, VF_SPAWNER_KEY, NULL, pp);
     }
     return sp;
@@ -95,37 +102,63 @@ static int spawner_alive(const vf_spawner *sp)
     return sp->proc.pid > 0 && kill(sp->proc.pid, 0) == 0;
 }
 
-/* The socket the spawner says READY=1 on, once per httpd process: an
- * abstract address, so nothing is left in the file system. */
-static void ready_open(vf_spawner *sp, server_rec *s)
+/* The socket the spawner says READY=1 on, once per httpd process, in the
+ * runtime directory and 0600: the spawner runs as root, and nobody else
+ * can end a wait early or fill the queue. */
+static void ready_open(vf_spawner *sp, apr_pool_t *p, server_rec *s)
 {
     struct sockaddr_un a;
-    size_t len;
-    int fd;
+    const char *path;
+    mode_t mask;
+    int fd, rc;
 
-    if (sp->ready_fd > 0) {
+    if (sp->ready_fd >= 0) {
         return;
     }
-    snprintf(sp->ready_name, sizeof(sp->ready_name),
-             "@vhostfcgi-spawner-%ld-%" APR_TIME_T_FMT, (long)getpid(),
-             apr_time_now());
-    len = strlen(sp->ready_name);
+    path = ap_runtime_dir_relative(p, apr_psprintf(p,
+                                   "vhostfcgi-spawner.%ld.notify",
+                                   (long)getpid()));
     memset(&a, 0, sizeof(a));
     a.sun_family = AF_UNIX;
-    memcpy(a.sun_path + 1, sp->ready_name + 1, len - 1);
+    if (!path || strlen(path) >= sizeof(a.sun_path)
+        || strlen(path) >= sizeof(sp->ready_path)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10728)
+                     "VhostFcgiSpawner: the runtime directory's path is too "
+                     "long for a socket; httpd will not wait for the "
+                     "spawner to be ready");
+        return;
+    }
+    strcpy(a.sun_path, path);
     fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a,
-                       (socklen_t)(offsetof(struct sockaddr_un, sun_path)
-                                   + len)) < 0) {
+    if (fd < 0) {
+        rc = -1;
+    }
+    else {
+        unlink(path);               /* a crashed httpd's, same pid */
+        mask = umask(077);
+        rc = bind(fd, (struct sockaddr *)&a, sizeof(a));
+        umask(mask);
+    }
+    if (rc < 0) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s, APLOGNO(10728)
-                     "VhostFcgiSpawner: no socket to hear the spawner is "
-                     "ready on; httpd will not wait for it");
+                     "VhostFcgiSpawner: cannot make %s; httpd will not wait "
+                     "for the spawner to be ready", path);
         if (fd >= 0) {
             close(fd);
         }
         return;
     }
     sp->ready_fd = fd;
+    strcpy(sp->ready_path, path);
+}
+
+static void ready_close(vf_spawner *sp)
+{
+    if (sp->ready_fd >= 0) {
+        close(sp->ready_fd);
+        unlink(sp->ready_path);
+        sp->ready_fd = -1;
+    }
 }
 
 /* Drops what the spawner said before: a wait is for what comes next. */
@@ -133,7 +166,7 @@ static void ready_drain(const vf_spawner *sp)
 {
     char buf[256];
 
-    while (sp->ready_fd > 0 && recv(sp->ready_fd, buf, sizeof(buf), 0) > 0) {
+    while (sp->ready_fd >= 0 && recv(sp->ready_fd, buf, sizeof(buf), 0) > 0) {
     }
 }
 
@@ -148,33 +181,61 @@ static int spawner_exited(const vf_spawner *sp)
                   WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != 0;
 }
 
-/* Until the spawner says READY=1, exits, or VF_READY_WAIT has passed. */
-static void ready_wait(const vf_spawner *sp, server_rec *s, const char *what)
+/* Does one of msg's lines (sd_notify's "KEY=VALUE\n...") say line? */
+static int says(const char *msg, const char *line)
 {
-    apr_time_t start = apr_time_now(), now = start;
+    size_t n = strlen(line);
+
+    while (msg) {
+        if (!strncmp(msg, line, n) && (msg[n] == '\n' || msg[n] == '\0')) {
+            return 1;
+        }
+        if ((msg = strchr(msg, '\n'))) {
+            msg++;
+        }
+    }
+    return 0;
+}
+
+static apr_int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (apr_int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Until the spawner says READY=1, exits, or VF_READY_WAIT_MS has passed.
+ * After a SIGHUP only a READY=1 after RELOADING=1 counts: the one before
+ * may end a reload that was already under way. */
+static void ready_wait(const vf_spawner *sp, server_rec *s, const char *what,
+                       int after_reloading)
+{
+    apr_int64_t start = mono_ms();
+    int armed = !after_reloading;
     char buf[256];
     ssize_t n;
 
-    while (sp->ready_fd > 0 && sp->proc.pid > 0) {
+    while (sp->ready_fd >= 0 && sp->proc.pid > 0) {
         while ((n = recv(sp->ready_fd, buf, sizeof(buf) - 1, 0)) > 0) {
             buf[n] = '\0';
-            if (!strncmp(buf, "READY=1", 7) || strstr(buf, "\nREADY=1")) {
+            armed = armed || says(buf, "RELOADING=1");
+            if (armed && says(buf, "READY=1")) {
                 ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(10729)
-                             "VhostFcgiSpawner: pid %ld ready %" APR_TIME_T_FMT
-                             " ms after %s", (long)sp->proc.pid,
-                             apr_time_as_msec(apr_time_now() - start), what);
+                             "VhostFcgiSpawner: pid %ld ready %ld ms after "
+                             "%s", (long)sp->proc.pid,
+                             (long)(mono_ms() - start), what);
                 return;
             }
         }
         if (spawner_exited(sp)) {
             return;             /* maintenance() says so and restarts it */
         }
-        if ((now = apr_time_now()) - start >= VF_READY_WAIT) {
+        if (mono_ms() - start >= VF_READY_WAIT_MS) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10730)
-                         "VhostFcgiSpawner: pid %ld not ready %"
-                         APR_TIME_T_FMT " s after %s; serving anyway (its "
-                         "log says why)", (long)sp->proc.pid,
-                         apr_time_sec(VF_READY_WAIT), what);
+                         "VhostFcgiSpawner: pid %ld not ready %d s after %s; "
+                         "serving anyway (its log says why)",
+                         (long)sp->proc.pid, VF_READY_WAIT_MS / 1000, what);
             return;
         }
         poll(&(struct pollfd){ .fd = sp->ready_fd, .events = POLLIN }, 1, 50);
@@ -188,8 +249,8 @@ static void exec_spawner(const vf_spawner *sp)
     if (getppid() == 1) {
         _exit(1);           /* httpd is already gone */
     }
-    if (sp->ready_fd > 0) {
-        setenv("NOTIFY_SOCKET", sp->ready_name, 1);
+    if (sp->ready_fd >= 0) {
+        setenv("NOTIFY_SOCKET", sp->ready_path, 1);
     }
     else {
         unsetenv("NOTIFY_SOCKET");      /* not systemd's: httpd's unit */
@@ -253,8 +314,13 @@ static void maintenance(int reason, void *data, apr_wait_t status)
     case APR_OC_REASON_LOST:
         apr_proc_other_child_unregister(sp);
         sp->registered = 0;
-        /* (The MPM passes the exit code or the signal number, already
-         * decoded and without saying which: not a wait status.) */
+        /* The MPM's loop passes the exit code or the signal number,
+         * without saying which; a stop or a restart (apr's other-child
+         * refresh) the wait status itself. */
+        if (status & ~0xff) {
+            status = WIFSIGNALED(status) ? WTERMSIG(status)
+                                         : WEXITSTATUS(status);
+        }
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf, APLOGNO(10692)
                      "VhostFcgiSpawner: pid %ld ended (exit code or signal "
                      "%d; its error log says why)", (long)sp->proc.pid,
@@ -276,6 +342,7 @@ static void maintenance(int reason, void *data, apr_wait_t status)
         sp->registered = 0;
         if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING) {
             stop_spawner(sp);
+            ready_close(sp);
         }
         break;
     default:
@@ -298,8 +365,9 @@ static void build_argv(vf_spawner *sp, const vf_server_conf *sc)
         APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(sp->argv_pool,
             APR_ARRAY_IDX(sc->spawner_argv, i, const char *));
     }
-    APR_ARRAY_PUSH(argv, const char *) = "-F";
-    APR_ARRAY_PUSH(argv, const char *) = "-c";
+    /* (Copies: the literals are the DSO's, and argv outlives it.) */
+    APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(sp->argv_pool, "-F");
+    APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(sp->argv_pool, "-c");
     APR_ARRAY_PUSH(argv, const char *) = apr_pstrdup(sp->argv_pool,
                                                      sc->pools_file);
     sp->cmdline = apr_array_pstrcat(sp->argv_pool, argv, ' ');
@@ -346,6 +414,7 @@ int vf_spawner_post_config(apr_pool_t *pconf, server_rec *s)
     }
     if (!sc->spawner_argv) {
         stop_spawner(sp);           /* the directive was removed */
+        ready_close(sp);
         return OK;
     }
     cmdline = apr_pstrcat(pconf, apr_array_pstrcat(pconf, sc->spawner_argv,
@@ -360,14 +429,26 @@ int vf_spawner_post_config(apr_pool_t *pconf, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(10694)
                      "VhostFcgiSpawner: pid %ld kept, asked to reload",
                      (long)sp->proc.pid);
-        ready_wait(sp, s, "the reload");
+        ready_wait(sp, s, "the reload", 1);
         return OK;
     }
     stop_spawner(sp);
     build_argv(sp, sc);
-    ready_open(sp, s);
+    ready_open(sp, pconf, s);
     ready_drain(sp);
     start_spawner(sp, pconf, s);
-    ready_wait(sp, s, "the start");
+    ready_wait(sp, s, "the start", 0);
     return OK;
+}
+
+/* httpd's children are forked, not exec'd: the readiness socket is the
+ * parent's alone. */
+void vf_spawner_child_init(server_rec *s)
+{
+    vf_spawner *sp = spawner_state(s);
+
+    if (sp && sp->ready_fd >= 0) {
+        close(sp->ready_fd);
+        sp->ready_fd = -1;
+    }
 }

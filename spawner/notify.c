@@ -41,8 +41,9 @@ void notify_send(const char *state)
     fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return;
-    /* Best effort: systemd not listening changes nothing for us. */
-    (void)sendto(fd, state, strlen(state), MSG_NOSIGNAL,
+    /* Best effort, never blocking: a listener that does not read (its
+     * queue full) must not stop the spawner. */
+    (void)sendto(fd, state, strlen(state), MSG_NOSIGNAL | MSG_DONTWAIT,
                  (struct sockaddr *)&addr, addr_len);
     close(fd);
 }
