@@ -17,32 +17,16 @@ use VFSoak;
 
 plan skip_all => 'needs root' if $> != 0;
 
-ensure_user($_) for $VFSoak::WEB, 'vfsoak-a';
-my $dir = test_dir('vfondemand');
-my $bins = snapshot_bins($dir);
-mkdir "$dir/site";
-chmod 0755, "$dir/site";
-write_file("$dir/site/pid.php", "<?php echo getmypid(), \"\\n\";\n");
+my ($dir, $bins) = php_site('vfondemand',
+                            'pid.php' => "<?php echo getmypid(), \"\\n\";\n");
 
 my $h = httpd_start(
     dir => $dir, bins => $bins, spawner => 1,
-    pools => <<EOC,
-[global]
-run_dir   = $dir/run
-error_log = $dir/logs/spawn.log
-log_level = debug
-
-[od]
-command      = /usr/bin/php-cgi8.2
-user         = vfsoak-a
-listen.owner = $VFSoak::WEB
-listen.group = $VFSoak::WEB
-listen.mode  = 0660
-pm = ondemand
-pm.max_children = 3
-pm.process_idle_timeout = 60s
-env[SOAK_POOL] = \$pool
-EOC
+    pools => php_pool_conf(
+        dir => $dir, name => 'od', user => 'vfsoak-a', log_level => 'debug',
+        pm => [ pm => 'ondemand', 'pm.max_children' => 3,
+                'pm.process_idle_timeout' => '60s',
+                'env[SOAK_POOL]' => '$pool' ]),
     vhosts => [ { name => 'od.test', root => "$dir/site", pool => 'od' } ],
     # Which httpd process served each request.
     extra => qq{CustomLog "$dir/logs/pid.log" "%P %U"\n},

@@ -19,12 +19,8 @@ use VFSoak;
 
 plan skip_all => 'needs root' if $> != 0;
 
-ensure_user($_) for $VFSoak::WEB, 'vfsoak-a';
-my $dir = test_dir('vfready');
-my $bins = snapshot_bins($dir);
-mkdir "$dir/site";
-chmod 0755, "$dir/site";
-write_file("$dir/site/hi.php", "<?php echo \"hi from the pool\\n\";\n");
+my ($dir, $bins) = php_site('vfready',
+                            'hi.php' => "<?php echo \"hi from the pool\\n\";\n");
 mkdir "$dir/run";
 chmod 0755, "$dir/run";
 
@@ -45,21 +41,8 @@ sleep 0.2 until -S "$dir/run/p.sock";
 my $t0 = time;
 my $h = httpd_start(
     dir => $dir, bins => $bins, spawner => 1, loglevel => 'info',
-    pools => <<EOC,
-[global]
-run_dir   = $dir/run
-error_log = $dir/logs/spawn.log
-log_level = info
-
-[p]
-command      = /usr/bin/php-cgi8.2
-user         = vfsoak-a
-listen.owner = $VFSoak::WEB
-listen.group = $VFSoak::WEB
-listen.mode  = 0660
-pm = static
-pm.max_children = 1
-EOC
+    pools => php_pool_conf(dir => $dir, name => 'p', user => 'vfsoak-a',
+                           pm => [ pm => 'static', 'pm.max_children' => 1 ]),
     vhosts => [ { name => 'p.test', root => "$dir/site", pool => 'p' } ],
 );
 my $c = VFSoak::Client->new(port => $h->{port}, timeout => 20);

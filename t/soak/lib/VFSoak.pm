@@ -29,6 +29,7 @@ our @EXPORT = qw(
     repo_root ensure_user test_dir write_file read_file wait_for free_port
     snapshot_bins children_of proc_comm proc_age proc_uid rss_kb worker_syscall
     httpd_start httpd_stop httpd_children httpd_rss spawner_of pool_workers
+    php_pool_conf php_site
     misbehave_start misbehave_stop status_json log_size log_since
     crash_lines
 );
@@ -280,6 +281,45 @@ EOC
             or die "spawner not running\n" . read_file($h->{errlog});
     }
     return $h;
+}
+
+# The usual start of a test of one site behind httpd and the spawner: its
+# users, a test directory ($prefix.XXXX) with a copy of the binaries, and
+# $dir/site holding %files (name => content).  Returns ($dir, $bins).
+sub php_site {
+    my ($prefix, %files) = @_;
+    ensure_user($_) for $WEB, 'vfsoak-a';
+    my $dir = test_dir($prefix);
+    my $bins = snapshot_bins($dir);
+    mkdir "$dir/site";
+    chmod 0755, "$dir/site";
+    write_file("$dir/site/$_", $files{$_}) for sort keys %files;
+    return ($dir, $bins);
+}
+
+# A pools file for httpd_start's spawner: [global] under $o{dir}, and one
+# php-cgi pool $o{name} run as $o{user}, which httpd's user may connect to;
+# $o{pm} are its pm settings (NAME => VALUE pairs, in order).
+sub php_pool_conf {
+    my (%o) = @_;
+    my @pm = @{ $o{pm} };
+    my $text = <<EOC;
+[global]
+run_dir   = $o{dir}/run
+error_log = $o{dir}/logs/spawn.log
+log_level = @{[ $o{log_level} // 'info' ]}
+
+[$o{name}]
+command      = /usr/bin/php-cgi8.2
+user         = $o{user}
+listen.owner = $WEB
+listen.group = $WEB
+listen.mode  = 0660
+EOC
+    while (my ($k, $v) = splice @pm, 0, 2) {
+        $text .= "$k = $v\n";
+    }
+    return $text;
 }
 
 # httpd's children other than the spawner.
