@@ -14,7 +14,7 @@
  * SIGTERM (PR_SET_PDEATHSIG), so it never outlives its supervisor.
  *
  * httpd starts its children only once the spawner is ready (its pools'
- * sockets bound) or VF_READY_WAIT has passed: the spawner tells it as it
+ * sockets bound) or VF_READY_WAIT_MS has passed: the spawner tells it as it
  * tells systemd, READY=1 on $NOTIFY_SOCKET, here a socket of httpd's own
  * in its runtime directory that only root may write to.  Else the first
  * requests after a start, or to a pool a reload adds, would find no
