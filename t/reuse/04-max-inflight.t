@@ -7,7 +7,6 @@ use strict;
 use warnings FATAL => 'all';
 
 use Apache::Test qw(-withtestmore);
-use IO::Select ();
 use Time::HiRes qw(time sleep);
 use VhostFcgi::Test qw(:all);
 use VhostFcgi::Pools qw(pools_skip_reason);
@@ -43,19 +42,7 @@ cmp_ok(time - $t6, '<', 2, sprintf 'another vhost: served without waiting (%.3f 
 
 # Read the four: the queued ones answer 503 after ~wait=1 s, the admitted
 # ones 200 after ~10 s.
-my %by_sock = map { (fileno $_->{sock}) => $_ } @held;
-my $sel = IO::Select->new(map { $_->{sock} } @held);
-my $until = time + 30;
-while ($sel->count && time < $until) {
-    for my $s ($sel->can_read(0.5)) {
-        my $h = $by_sock{fileno $s};
-        my $res = read_response($s, method => 'GET', timeout => 30);
-        $h->{res} = $res;
-        $h->{elapsed} = time - $h->{sent};
-        $sel->remove($s);
-        close $s;
-    }
-}
+read_held(\@held);
 my @answers = sort { $a->{elapsed} <=> $b->{elapsed} } grep { $_->{res} } @held;
 diag(sprintf 'the 4 held requests: %s; the 5th: %d in %.3f s; other vhost: %d',
      join(', ', map { sprintf '%s after %.2f s', $_->{res}{status} // '?', $_->{elapsed} } @answers),

@@ -16,7 +16,6 @@ use strict;
 use warnings FATAL => 'all';
 
 use Apache::Test qw(-withtestmore);
-use IO::Select ();
 use Time::HiRes qw(time sleep);
 use VhostFcgi::Test qw(:all);
 use VhostFcgi::Pools qw(pools_skip_reason);
@@ -35,18 +34,7 @@ for (1 .. 3) {
     push @held, { sock => $sock, sent => time };
     sleep 0.05;
 }
-my %by_sock = map { (fileno $_->{sock}) => $_ } @held;
-my $sel = IO::Select->new(map { $_->{sock} } @held);
-my $until = time + 30;
-while ($sel->count && time < $until) {
-    for my $s ($sel->can_read(0.5)) {
-        my $h = $by_sock{fileno $s};
-        $h->{res} = read_response($s, method => 'GET', timeout => 30);
-        $h->{elapsed} = time - $h->{sent};
-        $sel->remove($s);
-        close $s;
-    }
-}
+read_held(\@held);
 my @answers = grep { $_->{res} } @held;
 diag(sprintf 'three at once: %s',
      join(', ', map { sprintf '%s after %.2f s', $_->{res}{status} // '?', $_->{elapsed} }

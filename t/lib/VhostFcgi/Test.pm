@@ -38,7 +38,7 @@ use Digest::MD5 ();
 
 our @EXPORT_OK = qw(
     vf_module is_stock stock_todo per_process_mpm PER_PROCESS_WHY
-    raw_request raw_connect read_response send_request
+    raw_request raw_connect read_response send_request read_held
     log_mark log_since log_wait_for
     httpd_children rss_kb children_rss_kb
     parse_env misbehave_available t_logs_dir
@@ -430,6 +430,26 @@ sub header_values {
 sub error_log_file { File::Spec->catfile(t_logs_dir(), 'error_log') }
 
 # The current end of the error log, for log_since / log_wait_for.
+# Reads the answers to requests sent ahead on their own sockets, in the
+# order they come: each of @$held ({sock, sent => time}) gets res and
+# elapsed (seconds since sent), its socket closed; a request still silent
+# after $timeout seconds (default 30) is left without res.
+sub read_held {
+    my ($held, $timeout) = @_;
+    my %by_sock = map { (fileno $_->{sock}) => $_ } @$held;
+    my $sel = IO::Select->new(map { $_->{sock} } @$held);
+    my $until = time + ($timeout // 30);
+    while ($sel->count && time < $until) {
+        for my $s ($sel->can_read(0.5)) {
+            my $h = $by_sock{fileno $s};
+            $h->{res} = read_response($s, method => 'GET', timeout => 30);
+            $h->{elapsed} = time - $h->{sent};
+            $sel->remove($s);
+            close $s;
+        }
+    }
+}
+
 sub log_mark { return -s error_log_file() || 0 }
 
 sub log_since {
