@@ -17,21 +17,25 @@ CFLAGS    ?= -O2 -g
 XCFLAGS   ?=
 XLDFLAGS  ?=
 
-# The module: glue, script check and routing, pools and their connections,
-# mod_proxy handler, request body, CGI environment, one FastCGI exchange,
-# response headers, the wire format and the pools file.
-MOD_SRCS  := mod_vhostfcgi.c vf_check.c vf_serve.c vf_admit.c vf_pool.c \
-             vf_conn.c vf_spawner.c vf_health.c vf_status.c \
-             vf_proxy.c vf_body.c vf_env.c vf_exchange.c vf_response.c \
-             fcgi_proto.c pools_conf.c
-MOD_HDRS  := mod_vhostfcgi.h fcgi_proto.h pools_conf.h
-MOD_SO    := .libs/mod_vhostfcgi.so
-
 # Plain-C parts shared by the module, the spawner, the unit tests and the
-# fuzzers: the wire format and the pools file.  (Defined before the rules
-# that list them as prerequisites, which make expands as it reads them.)
-LIB_SRCS  := fcgi_proto.c $(wildcard pools_conf.c)
-LIB_HDRS  := fcgi_proto.h $(wildcard pools_conf.h)
+# fuzzers: the FastCGI wire format (proto/) and the pools file parser
+# (poolsfile/).  Defined before the rules that list them as prerequisites,
+# which make expands as it reads them.
+PROTO_SRCS := proto/fcgi_proto.c
+POOLS_SRCS := $(wildcard poolsfile/*.c)
+LIB_SRCS  := $(PROTO_SRCS) $(POOLS_SRCS)
+LIB_HDRS  := proto/fcgi_proto.h poolsfile/pools_conf.h poolsfile/internal.h
+LIB_INCS  := -Iproto -Ipoolsfile
+
+# The module (module/): glue, script check and routing, pools and their
+# connections, mod_proxy handler, request body, CGI environment, one
+# FastCGI exchange, response headers; linked with the two parts above.
+MOD_SRCS  := $(addprefix module/,mod_vhostfcgi.c vf_check.c vf_serve.c \
+             vf_admit.c vf_pool.c vf_conn.c vf_spawner.c vf_health.c \
+             vf_status.c vf_proxy.c vf_body.c vf_env.c vf_exchange.c \
+             vf_response.c) $(LIB_SRCS)
+MOD_HDRS  := module/mod_vhostfcgi.h $(LIB_HDRS)
+MOD_SO    := .libs/mod_vhostfcgi.so
 
 # The pool spawner daemon.
 SPAWN_SRCS := $(wildcard spawner/*.c)
@@ -54,7 +58,7 @@ all: module tools $(if $(SPAWN_SRCS),spawner)
 module: $(MOD_SO)
 
 $(MOD_SO): $(MOD_SRCS) $(MOD_HDRS)
-	$(APXS) -c $(APXS_WFLAGS) -o mod_vhostfcgi.la $(MOD_SRCS)
+	$(APXS) -c $(APXS_WFLAGS) $(LIB_INCS) -o mod_vhostfcgi.la $(MOD_SRCS)
 
 tools: $(TOOL_BINS)
 
@@ -62,8 +66,8 @@ spawner: $(SPAWN_BIN)
 
 $(SPAWN_BIN): $(SPAWN_SRCS) $(SPAWN_HDRS) $(LIB_SRCS) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) $(XCFLAGS) -I. -o $@ $(SPAWN_SRCS) $(LIB_SRCS) \
-	      $(XLDFLAGS)
+	$(CC) $(CFLAGS) $(WARN) $(XCFLAGS) $(LIB_INCS) -o $@ $(SPAWN_SRCS) \
+	      $(LIB_SRCS) $(XLDFLAGS)
 
 build/bin/%: t/bin/%.c
 	@mkdir -p $(@D)
@@ -75,7 +79,13 @@ build/bench/%: bench/%.c
 
 build/unit/%: t/unit/%.c $(LIB_SRCS) $(LIB_HDRS) t/unit/tap.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) $(XCFLAGS) -I. -o $@ $< $(LIB_SRCS) $(XLDFLAGS)
+	$(CC) $(CFLAGS) $(WARN) $(XCFLAGS) $(UNIT_FLAGS) $(LIB_INCS) -o $@ $< \
+	      $(LIB_SRCS) $(XLDFLAGS)
+
+# The parser with every allocation made to fail in turn: 16-byte arena
+# chunks (each allocation a malloc of its own) and the allocator wrapped.
+build/unit/pools_oom_test: UNIT_FLAGS := -DPOOLS_ARENA_FIRST=16 \
+    -DPOOLS_ARENA_MAX=16 -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 
 deps:
 	@scripts/install-deps
@@ -127,15 +137,15 @@ FUZZ_SECONDS ?= 60
 FUZZERS   := build/fuzz/fcgi_proto_fuzz build/fuzz/pools_conf_fuzz
 FUZZ_CC   ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
-              -fno-sanitize-recover=all -I.
+              -fno-sanitize-recover=all $(LIB_INCS)
 
-build/fuzz/fcgi_proto_fuzz: fuzz/fcgi_proto_fuzz.c fcgi_proto.c fcgi_proto.h
+build/fuzz/fcgi_proto_fuzz: fuzz/fcgi_proto_fuzz.c $(PROTO_SRCS) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fcgi_proto_fuzz.c fcgi_proto.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fcgi_proto_fuzz.c $(PROTO_SRCS)
 
-build/fuzz/pools_conf_fuzz: fuzz/pools_conf_fuzz.c pools_conf.c pools_conf.h
+build/fuzz/pools_conf_fuzz: fuzz/pools_conf_fuzz.c $(POOLS_SRCS) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/pools_conf_fuzz.c pools_conf.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/pools_conf_fuzz.c $(POOLS_SRCS)
 
 fuzz: $(FUZZERS)
 	scripts/run-fuzz $(FUZZ_SECONDS) \
@@ -151,9 +161,10 @@ ASAN_SO   := build/asan/.libs/mod_vhostfcgi.so
 
 $(ASAN_SO): $(MOD_SRCS) $(MOD_HDRS)
 	@mkdir -p build/asan
-	cp $(MOD_SRCS) $(MOD_HDRS) build/asan/
+	cp --parents $(MOD_SRCS) $(MOD_HDRS) build/asan/
 	cd build/asan && $(APXS) -c $(foreach f,$(WARN) $(SAN_FLAGS),-Wc,$(f)) \
-	    $(foreach f,$(SAN_FLAGS),-Wl,$(f)) -o mod_vhostfcgi.la $(MOD_SRCS)
+	    $(foreach f,$(SAN_FLAGS),-Wl,$(f)) $(LIB_INCS) \
+	    -o mod_vhostfcgi.la $(MOD_SRCS)
 
 test-asan: deps $(ASAN_SO)
 	rm -rf build/unit build/bin $(SPAWN_BIN)
@@ -193,6 +204,7 @@ install: $(MOD_SO) $(SPAWN_BIN)
 	install -m 644 conf/vhostfcgi-spawn.service $(DESTDIR)/lib/systemd/system/
 
 clean:
-	rm -rf .libs build *.o *.lo *.slo *.la
+	rm -rf .libs build *.la $(foreach d,module proto poolsfile,$(d)/.libs \
+	       $(d)/*.o $(d)/*.lo $(d)/*.slo)
 	rm -rf t/logs t/TEST t/conf/apache_test_config.pm t/conf/httpd.conf \
 	       t/conf/extra.conf t/.stage

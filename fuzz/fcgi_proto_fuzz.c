@@ -1,11 +1,11 @@
 /*
  * fcgi_proto_fuzz.c - libFuzzer target for the decoding half of
- * fcgi_proto.c: the record parser, the CGI header block parser and the
+ * proto/fcgi_proto.c: the record parser, the CGI header block parser and the
  * name-value pair decoder.
  *
  *   mkdir -p build/fuzz
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. \
- *       fuzz/fcgi_proto_fuzz.c fcgi_proto.c -o build/fuzz/fcgi_proto_fuzz
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iproto \
+ *       fuzz/fcgi_proto_fuzz.c proto/fcgi_proto.c -o build/fuzz/fcgi_proto_fuzz
  *   build/fuzz/fcgi_proto_fuzz -max_total_time=120 fuzz/corpus
  *
  * Input layout (fuzz/make_corpus.c writes seeds in it):

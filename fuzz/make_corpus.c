@@ -1,7 +1,7 @@
 /*
  * make_corpus.c - writes the seed inputs of fcgi_proto_fuzz into a folder.
  *
- *   cc -I. fuzz/make_corpus.c fcgi_proto.c -o build/fuzz/make_corpus
+ *   cc -Iproto fuzz/make_corpus.c proto/fcgi_proto.c -o build/fuzz/make_corpus
  *   build/fuzz/make_corpus fuzz/corpus
  *
  * Each seed is the fuzzer's input layout: a control byte (low 4 bits: how

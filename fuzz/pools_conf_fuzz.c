@@ -1,10 +1,9 @@
 /*
  * pools_conf_fuzz.c - libFuzzer target for the pools file parser
- * (pools_conf.c).
+ * (poolsfile/).
  *
- *   mkdir -p build/fuzz
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. \
- *       fuzz/pools_conf_fuzz.c pools_conf.c -o build/fuzz/pools_conf_fuzz
+ *   make build/fuzz/pools_conf_fuzz   (clang, -fsanitize=fuzzer,address,
+ *                                      undefined, with poolsfile's files)
  *   build/fuzz/pools_conf_fuzz -max_total_time=120 fuzz/pools_corpus
  *
  * The input is a pools file.  A refusal must be exactly one line

@@ -206,8 +206,8 @@ struct proc_spec *proc_spec_build(const struct pools_pool *cf, char *err,
     if ((ps->argv = build_argv(cf)) == NULL ||
         (ps->envp = build_envp(cf)) == NULL || build_groups(ps) < 0)
         goto fail;
-    /* (pools_conf.c refuses such a user when the file is read; this
-     * catches a group membership gained since.) */
+    /* (the pools file parser refuses such a user when the file is read;
+     * this catches a group membership gained since.) */
     for (i = 0; i < ps->ngroups; i++) {
         if (ps->groups[i] == 0) {
             snprintf(err, errlen, "refusing to run workers in group root "

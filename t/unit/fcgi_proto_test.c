@@ -1,6 +1,6 @@
 /*
  * fcgi_proto_test.c - byte-exact unit tests of the FastCGI wire format and
- * the CGI response header parser (fcgi_proto.c).
+ * the CGI response header parser (proto/fcgi_proto.c).
  *
  * Built by the Makefile as build/unit/fcgi_proto_test; `make unit-test`
  * runs it under prove.  Every expected byte array is written out by hand

@@ -1,5 +1,5 @@
 /*
- * pools_conf_test.c - unit tests of the pools file parser (pools_conf.c):
+ * pools_conf_test.c - unit tests of the pools file parser (poolsfile/):
  * the DESIGN.md example, templates, every error with its exact
  * "FILE:LINE: KEY:" prefix, quoting, typed values, user/group resolution,
  * warnings, pools_same() and the -t dump.
@@ -10,7 +10,6 @@
  * every Debian: root, daemon, www-data, nobody; nogroup.
  */
 #define _POSIX_C_SOURCE 200809L
-#define _DEFAULT_SOURCE                 /* pools_conf.c, included below */
 
 #include "pools_conf.h"
 #include "tap.h"
@@ -921,151 +920,6 @@ static void test_500_pools(void)
     free(text);
 }
 
-/* ------------------------------------------------------------------ */
-/* Out of memory                                                       */
-/* ------------------------------------------------------------------ */
-
-/*
- * A second copy of the parser whose allocations fail on demand.  As h2o's
- * unit tests do, the .c is included here, with malloc/calloc/realloc
- * routed through a countdown, an arena of 16-byte chunks (every
- * allocation a malloc of its own), and every public function renamed
- * oom_* so the copy links beside the real one.  Each allocation in turn is made to
- * fail: the call must then refuse with "out of memory" (valgrind checks
- * that nothing leaks), and once none fails it must succeed.
- */
-static long oom_left = -1;  /* allocations before one fails; -1: none */
-
-static int oom_now(void)
-{
-    if (oom_left == 0)
-        return 1;
-    if (oom_left > 0)
-        oom_left--;
-    return 0;
-}
-
-static void *oom_malloc(size_t n)
-{
-    return oom_now() ? NULL : malloc(n);
-}
-
-static void *oom_calloc(size_t n, size_t m)
-{
-    return oom_now() ? NULL : calloc(n, m);
-}
-
-static void *oom_realloc(void *p, size_t n)
-{
-    return oom_now() ? NULL : realloc(p, n);
-}
-
-/* Every system header pools_conf.c uses, before the macros below. */
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <limits.h>
-#include <pwd.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#define POOLS_ARENA_FIRST           16
-#define POOLS_ARENA_MAX             16
-#define malloc(n)                   oom_malloc(n)
-#define calloc(n, m)                oom_calloc(n, m)
-#define realloc(p, n)               oom_realloc(p, n)
-#define pools_parse_file(...)       oom_pools_parse_file(__VA_ARGS__)
-#define pools_parse_string(...)     oom_pools_parse_string(__VA_ARGS__)
-#define pools_resolve_ids(...)      oom_pools_resolve_ids(__VA_ARGS__)
-#define pools_load(...)             oom_pools_load(__VA_ARGS__)
-#define pools_free(...)             oom_pools_free(__VA_ARGS__)
-#define pools_global(...)           oom_pools_global(__VA_ARGS__)
-#define pools_count(...)            oom_pools_count(__VA_ARGS__)
-#define pools_at(...)               oom_pools_at(__VA_ARGS__)
-#define pools_find(...)             oom_pools_find(__VA_ARGS__)
-#define pools_warning_count(...)    oom_pools_warning_count(__VA_ARGS__)
-#define pools_warning(...)          oom_pools_warning(__VA_ARGS__)
-#define pools_field_key(...)        oom_pools_field_key(__VA_ARGS__)
-#define pools_gfield_key(...)       oom_pools_gfield_key(__VA_ARGS__)
-#define pools_same(...)             oom_pools_same(__VA_ARGS__)
-#define pools_listen_sockaddr(...)  oom_pools_listen_sockaddr(__VA_ARGS__)
-#define pools_dump(...)             oom_pools_dump(__VA_ARGS__)
-/* The copy's functions used before their definition (pools_conf.h, read
- * once already, declared the real names only). */
-void oom_pools_free(struct pools_conf *cfg);
-int oom_pools_parse_file(const char *path, struct pools_conf **cfg,
-                         char *errbuf, size_t errlen);
-int oom_pools_resolve_ids(struct pools_conf *cfg, char *errbuf,
-                          size_t errlen);
-#include "pools_conf.c"
-
-static int is_oom_message(const char *msg)
-{
-    return strstr(msg, "out of memory") != NULL ||
-           strstr(msg, "Cannot allocate memory") != NULL;
-}
-
-static void test_out_of_memory(void)
-{
-    /* Templates, $pool, env merging, args, TCP and Unix listens, and
-     * warnings: most allocation sites. */
-    static const char text[] =
-        "[global]\nrun_dir = /run/oom\n"
-        "[t]\nistemplate = 1\ncommand = /usr/bin/php-cgi\n"
-        "user = www-data\nargs = -d \"x = $pool\" -c /etc/$pool.ini\n"
-        "env[A] = 1\nenv[HOME] = /home/$pool\nlisten.mode = 0666\n"
-        "listen.owner = www-data\n"
-        "[a]\ntemplate = t\nenv[A] = 2\nenv[B] = 3\n"
-        "[b]\ntemplate = t\nlisten = 9000\nuser = nobody\n"
-        "pm.start_servers = 2\n"
-        "[c]\ntemplate = t\nlisten = [::1]:9000\n";
-    struct pools_conf *cfg;
-    long k, parse_fails = 0, resolve_fails = 0, bad = 0;
-    int parsed = 0, resolved = 0;
-    char msg[512];
-
-    for (k = 0; k < 100000 && !parsed; k++) {
-        cfg = NULL;
-        oom_left = k;
-        parsed = pools_parse_string(text, sizeof(text) - 1, FILE_NAME, &cfg,
-                                    msg, sizeof(msg)) == 0;
-        oom_left = -1;
-        if (!parsed) {
-            parse_fails++;
-            if (cfg != NULL || !is_oom_message(msg)) {
-                if (bad++ == 0)
-                    diag("allocation %ld failed: '%s'", k, msg);
-            }
-        }
-        pools_free(cfg);
-    }
-    ok(parsed && bad == 0, "each of %ld allocation failures while parsing "
-       "is refused as out of memory, and the parse then succeeds",
-       parse_fails);
-
-    bad = 0;
-    for (k = 0; k < 100000 && !resolved; k++) {
-        if (pools_parse_string(text, sizeof(text) - 1, FILE_NAME, &cfg, msg,
-                               sizeof(msg)) < 0)
-            break;
-        oom_left = k;
-        resolved = pools_resolve_ids(cfg, msg, sizeof(msg)) == 0;
-        oom_left = -1;
-        if (!resolved) {
-            resolve_fails++;
-            if (!is_oom_message(msg) && bad++ == 0)
-                diag("allocation %ld failed: '%s'", k, msg);
-        }
-        pools_free(cfg);
-    }
-    ok(resolved && bad == 0, "each of %ld allocation failures while "
-       "resolving ids is refused as out of memory, then it succeeds",
-       resolve_fails);
-}
-
 int main(void)
 {
     test_design_example();
@@ -1086,6 +940,5 @@ int main(void)
     test_dump();
     test_edge_cases();
     test_500_pools();
-    test_out_of_memory();
     return done_testing();
 }

@@ -18,7 +18,10 @@
  *   vf_body.c         the client's request body: prefetch, length, spool
  *   vf_exchange.c     one FastCGI request/response on a connected socket
  *   vf_response.c     the CGI response header block mapped onto the request
- *   fcgi_proto.c      the wire format (no httpd types)
+ *
+ * It links two plain-C parts shared with the spawner: the wire format
+ * (proto/fcgi_proto.c, no httpd types) and the pools file parser
+ * (poolsfile/).
  */
 #ifndef MOD_VHOSTFCGI_H
 #define MOD_VHOSTFCGI_H
