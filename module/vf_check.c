@@ -247,12 +247,69 @@ static int inside(const char *path, const char *dir)
     return !strncmp(path, dir, len) && (path[len] == '/' || !path[len]);
 }
 
+/* The script check (VhostFcgiCheckScript On): OK, or the answer. */
+static int check_script(request_rec *r, const vf_dir_conf *dc, int dropin)
+{
+    const char *why;
+
+    if ((why = not_a_script(r, dc))) {
+        return refuse(r, why, dropin);
+    }
+    if (!owner_allowed(r, dc, dc->pool)) {
+        return HTTP_FORBIDDEN;
+    }
+    if (r->path_info && *r->path_info
+        && path_info_refused(r, apr_pstrcat(r->pool, r->filename,
+                                            r->path_info, NULL))) {
+        return HTTP_NOT_FOUND;
+    }
+    return OK;
+}
+
+/* With the check off, the URL alone says whether a script is asked for:
+ * OK, or the answer (DECLINED: not ours). */
+static int check_url(request_rec *r, const vf_dir_conf *dc, int overridden)
+{
+    int named = url_names_script(r, dc);
+
+    if (!named) {
+        /* A FastCGI handler the pool overrode ran this file before: with
+         * the check off, a name the URL test misses is still refused
+         * rather than served as a file. */
+        return overridden ? refuse(r, NOT_SCRIPT_EXT, 0) : DECLINED;
+    }
+    /* (Without the check, httpd's path_info is only where its walk stopped
+     * on disk: the URL says what follows the script.) */
+    if (named == VF_URL_PATH && path_info_refused(r, r->uri)) {
+        return HTTP_NOT_FOUND;
+    }
+    return OK;
+}
+
+/* A request that passed: to mod_proxy's balancer, or to our handler. */
+static int route_to_pool(request_rec *r, const vf_pool *pool)
+{
+    if (pool->kind == VF_POOL_BALANCER) {
+        r->handler = pool->proxy_handler;       /* mod_proxy's turn */
+        return OK;
+    }
+    if (pool->chroot && !inside(r->filename, pool->chroot)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10725)
+                      "%s is outside the chroot %s of pool %s; refused",
+                      r->filename, pool->chroot, pool->name);
+        return HTTP_NOT_FOUND;
+    }
+    /* The handler finds the pool in the directory config again: that, not
+     * request_config, survives mod_dir's fast redirect to an index. */
+    r->handler = VF_POOL_HANDLER;
+    return OK;
+}
+
 static int vf_fixups(request_rec *r)
 {
     vf_dir_conf *dc = vf_dir_conf_get(r);
     int check = dc->check_script != 0;      /* unset means On */
-    int dropin, overridden = 0;
-    const char *why;
+    int dropin, overridden = 0, status;
 
     /* Only this hook routes to a pool: the handler's name set by
      * SetHandler, AddHandler or RewriteRule [H=] (an .htaccess may) is no
@@ -280,52 +337,16 @@ static int vf_fixups(request_rec *r)
     if (!dropin && !dc->pool) {
         return DECLINED;
     }
-    if (check) {
-        if ((why = not_a_script(r, dc))) {
-            return refuse(r, why, dropin);
-        }
-        if (!owner_allowed(r, dc, dc->pool)) {
-            return HTTP_FORBIDDEN;
-        }
-        if (r->path_info && *r->path_info
-            && path_info_refused(r, apr_pstrcat(r->pool, r->filename,
-                                                r->path_info, NULL))) {
-            return HTTP_NOT_FOUND;
-        }
+    if (check && (status = check_script(r, dc, dropin)) != OK) {
+        return status;
     }
     if (dropin) {
         return DECLINED;                        /* mod_proxy's turn */
     }
-    if (!check) {
-        int named = url_names_script(r, dc);
-
-        if (!named) {
-            /* A FastCGI handler the pool overrode ran this file before:
-             * with the check off, a name the URL test misses is still
-             * refused rather than served as a file. */
-            return overridden ? refuse(r, NOT_SCRIPT_EXT, 0) : DECLINED;
-        }
-        /* (Without the check, httpd's path_info is only where its walk
-         * stopped on disk: the URL says what follows the script.) */
-        if (named == VF_URL_PATH && path_info_refused(r, r->uri)) {
-            return HTTP_NOT_FOUND;
-        }
+    if (!check && (status = check_url(r, dc, overridden)) != OK) {
+        return status;
     }
-
-    if (dc->pool->kind == VF_POOL_BALANCER) {
-        r->handler = dc->pool->proxy_handler;   /* mod_proxy's turn */
-        return OK;
-    }
-    if (dc->pool->chroot && !inside(r->filename, dc->pool->chroot)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10725)
-                      "%s is outside the chroot %s of pool %s; refused",
-                      r->filename, dc->pool->chroot, dc->pool->name);
-        return HTTP_NOT_FOUND;
-    }
-    /* The handler finds the pool in the directory config again: that, not
-     * request_config, survives mod_dir's fast redirect to an index. */
-    r->handler = VF_POOL_HANDLER;
-    return OK;
+    return route_to_pool(r, dc->pool);
 }
 
 void vf_check_register_hooks(apr_pool_t *p)

@@ -132,6 +132,78 @@ static int connect_backend(request_rec *r, proxy_conn_rec *backend,
     return OK;
 }
 
+/* Step 4: the exchange, once more on a fresh connection if a reused one
+ * turned out closed before anything of the request was used.  Returns OK
+ * with *outcome set, or the status of a connect that failed. */
+static int exchange(request_rec *r, proxy_conn_rec *backend,
+                    proxy_worker *worker, proxy_server_conf *conf,
+                    vf_exchange *x, vf_outcome *outcome)
+{
+    int status, attempt;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+        if ((status = connect_backend(r, backend, worker, &x->reused))
+            != OK) {
+            return status;
+        }
+        x->r = r;
+        x->sock = backend->sock;
+        x->backend = backend->hostname;
+        x->keep_conn = !backend->close;
+        x->timeout = worker->s->timeout_set ? worker->s->timeout
+                     : conf->timeout_set ? conf->timeout
+                     : r->server->timeout;
+        *outcome = vf_exchange_run(x);
+        if (*outcome != VF_OUT_STALE) {
+            break;
+        }
+        /* Shut down, the socket fails connect_backend's check and a new
+         * connection replaces it. */
+        apr_socket_shutdown(backend->sock, APR_SHUTDOWN_READWRITE);
+    }
+    if (!x->reusable) {
+        backend->close = 1;
+    }
+    return OK;
+}
+
+/* Step 5: what the outcome means for the balancer and for the client. */
+static int settle(request_rec *r, proxy_conn_rec *backend,
+                  proxy_worker *worker, vf_exchange *x, vf_outcome outcome)
+{
+    int status;
+
+    if (outcome == VF_OUT_OVERLOADED && worker->balancer
+        && !x->body_consumed) {
+        /* Busy, not broken: out of the rotation until its retry= is up or
+         * a health check passes; mod_proxy_balancer sends this request
+         * (whose body is kept) to another member. */
+        worker->s->error_time = apr_time_now();
+        worker->s->status |= PROXY_WORKER_IN_ERROR;
+    }
+    if (outcome == VF_OUT_OK || outcome == VF_OUT_CLIENT_GONE) {
+        /* Answered (OK: mod_proxy_balancer tries no other member): a
+         * VhostFcgiMaxInFlight place of a balancer:// pool goes back now,
+         * before a local redirect or an ErrorDocument serves a second
+         * request that may need one (as vf_serve.c does). */
+        vf_admit_release(r);
+    }
+    status = vf_exchange_finish(x, outcome);
+    if (status == HTTP_SERVICE_UNAVAILABLE && x->body_consumed
+        && worker->balancer) {
+        /* mod_proxy takes a 503 from a member for "try another one", and
+         * would send this request on with the part of its body this one
+         * consumed missing. */
+        apr_table_unset(r->err_headers_out, "Retry-After");
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10724)
+                      "FastCGI backend %s: the request body was partly "
+                      "sent, so the request is not sent to another member; "
+                      "502", backend->hostname);
+        status = HTTP_BAD_GATEWAY;
+    }
+    return status;
+}
+
 static int vf_handler(request_rec *r, proxy_worker *worker,
                       proxy_server_conf *conf, char *url,
                       const char *proxyname, apr_port_t proxyport)
@@ -144,7 +216,7 @@ static int vf_handler(request_rec *r, proxy_worker *worker,
     vf_body *body;
     vf_exchange x;
     vf_outcome outcome;
-    int status, attempt;
+    int status;
 
     if (ap_cstr_casecmpn(url, "fcgi:", 5)) {
         return DECLINED;
@@ -172,6 +244,7 @@ static int vf_handler(request_rec *r, proxy_worker *worker,
     }
     memset(&x, 0, sizeof(x));
     x.id = vf_exchange_next_id();
+    x.body = body;
     if (vf_env_encode(r, dc, body, x.id, &x.params) != APR_SUCCESS) {
         status = HTTP_INTERNAL_SERVER_ERROR;
         goto cleanup;
@@ -182,59 +255,9 @@ static int vf_handler(request_rec *r, proxy_worker *worker,
     backend->close = !(worker->s->disablereuse_set
                        && !worker->s->disablereuse);
 
-    /* Step 4: the exchange, once more on a fresh connection if a reused
-     * one turned out closed before anything of the request was used. */
-    for (attempt = 0; attempt < 2; attempt++) {
-        if ((status = connect_backend(r, backend, worker, &x.reused))
-            != OK) {
-            goto cleanup;
-        }
-        x.r = r;
-        x.sock = backend->sock;
-        x.backend = backend->hostname;
-        x.keep_conn = !backend->close;
-        x.body = body;
-        x.timeout = worker->s->timeout_set ? worker->s->timeout
-                    : conf->timeout_set ? conf->timeout
-                    : r->server->timeout;
-        outcome = vf_exchange_run(&x);
-        if (outcome != VF_OUT_STALE) {
-            break;
-        }
-        /* Shut down, the socket fails connect_backend's check and a new
-         * connection replaces it. */
-        apr_socket_shutdown(backend->sock, APR_SHUTDOWN_READWRITE);
-    }
-    if (!x.reusable) {
-        backend->close = 1;
-    }
-    if (outcome == VF_OUT_OVERLOADED && worker->balancer
-        && !x.body_consumed) {
-        /* Busy, not broken: out of the rotation until its retry= is up or
-         * a health check passes; mod_proxy_balancer sends this request
-         * (whose body is kept) to another member. */
-        worker->s->error_time = apr_time_now();
-        worker->s->status |= PROXY_WORKER_IN_ERROR;
-    }
-    if (outcome == VF_OUT_OK || outcome == VF_OUT_CLIENT_GONE) {
-        /* Answered (OK: mod_proxy_balancer tries no other member): a
-         * VhostFcgiMaxInFlight place of a balancer:// pool goes back now,
-         * before a local redirect or an ErrorDocument serves a second
-         * request that may need one (as vf_serve.c does). */
-        vf_admit_release(r);
-    }
-    status = vf_exchange_finish(&x, outcome);
-    if (status == HTTP_SERVICE_UNAVAILABLE && x.body_consumed
-        && worker->balancer) {
-        /* mod_proxy takes a 503 from a member for "try another one", and
-         * would send this request on with the part of its body this one
-         * consumed missing. */
-        apr_table_unset(r->err_headers_out, "Retry-After");
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10724)
-                      "FastCGI backend %s: the request body was partly "
-                      "sent, so the request is not sent to another member; "
-                      "502", backend->hostname);
-        status = HTTP_BAD_GATEWAY;
+    status = exchange(r, backend, worker, conf, &x, &outcome);
+    if (status == OK) {
+        status = settle(r, backend, worker, &x, outcome);
     }
 
 cleanup:
