@@ -6,11 +6,18 @@
  * figures are the whole server's, not one child's.  Balancer members:
  * mod_proxy's own shared worker records (state, elected, busy, bytes), and
  * the last FastCGI health check where VhostFcgiHealthCheck covers them.
+ *
+ * Only a SetHandler of httpd's own configuration opens the page.  It names
+ * every site's pools and members, and a tenant's .htaccess with FileInfo
+ * could otherwise set the handler (SetHandler, AddHandler, RewriteRule
+ * [H=]) in their own directory.
  */
 #include "mod_vhostfcgi.h"
 #include "mod_proxy.h"
 
+#include "http_core.h"
 #include "http_protocol.h"
+#include "apr_hash.h"
 #include "apr_strings.h"
 
 #define VF_STATUS_HANDLER "vhostfcgi-status"
@@ -20,6 +27,74 @@ typedef struct {
     int json;
     int first;              /* no comma before the next JSON element */
 } vf_out;
+
+/* The SetHandler expressions of httpd's configuration sections, by
+ * address: a handler set anywhere else (an .htaccess file, a rewrite, a
+ * type map) has none of them.  Rebuilt in pconf at each (re)start. */
+static apr_hash_t *config_handlers;
+
+static void collect_handlers(apr_pool_t *p, ap_conf_vector_t *section,
+                             int depth);
+
+static void collect_sections(apr_pool_t *p, apr_array_header_t *sections,
+                             int depth)
+{
+    int i;
+
+    for (i = 0; sections && i < sections->nelts; i++) {
+        collect_handlers(p, APR_ARRAY_IDX(sections, i, ap_conf_vector_t *),
+                         depth);
+    }
+}
+
+static void collect_handlers(apr_pool_t *p, ap_conf_vector_t *section,
+                             int depth)
+{
+    core_dir_config *d = ap_get_core_module_config(section);
+
+    if (!d || depth > 32) {             /* sections nest a few levels */
+        return;
+    }
+    if (d->expr_handler) {
+        apr_hash_set(config_handlers,
+                     apr_pmemdup(p, &d->expr_handler, sizeof(d->expr_handler)),
+                     sizeof(d->expr_handler), d->expr_handler);
+    }
+    collect_sections(p, d->sec_file, depth + 1);     /* <Files> inside */
+    collect_sections(p, d->sec_if, depth + 1);       /* <If> inside */
+}
+
+static int vf_status_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                 apr_pool_t *ptemp, server_rec *s)
+{
+    (void)plog;
+    (void)ptemp;
+    config_handlers = apr_hash_make(pconf);
+    for (; s; s = s->next) {
+        core_server_config *sc = ap_get_core_module_config(s->module_config);
+
+        collect_handlers(pconf, s->lookup_defaults, 0);
+        collect_sections(pconf, sc->sec_dir, 0);
+        collect_sections(pconf, sc->sec_url, 0);
+    }
+    return OK;
+}
+
+/* Whether r's handler is the one a SetHandler of httpd's configuration
+ * gives it, rather than one a tenant could have set. */
+static int set_by_config(request_rec *r)
+{
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    const char *err = NULL, *h;
+
+    if (!d->expr_handler || !config_handlers
+        || !apr_hash_get(config_handlers, &d->expr_handler,
+                         sizeof(d->expr_handler))) {
+        return 0;
+    }
+    h = ap_expr_str_exec(r, d->expr_handler, &err);
+    return !err && h && !strcmp(h, r->handler);
+}
 
 /* The latency bucket under which a share q of the requests fell. */
 static apr_uint32_t percentile(const vf_pool_shared *sh, double q)
@@ -205,6 +280,14 @@ static int vf_status_handler(request_rec *r)
     if (!r->handler || strcmp(r->handler, VF_STATUS_HANDLER)) {
         return DECLINED;
     }
+    if (!set_by_config(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10732)
+                      "%s: the handler " VF_STATUS_HANDLER " is not set by "
+                      "a SetHandler of httpd's configuration here (an "
+                      ".htaccess file, AddHandler or a rewrite); refused, "
+                      "the status page shows every site", r->uri);
+        return HTTP_FORBIDDEN;
+    }
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
     }
@@ -253,5 +336,6 @@ static int vf_status_handler(request_rec *r)
 void vf_status_register_hooks(apr_pool_t *p)
 {
     (void)p;
+    ap_hook_post_config(vf_status_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(vf_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
