@@ -93,7 +93,8 @@ static int set_by_config(request_rec *r)
         return 0;
     }
     h = ap_expr_str_exec(r, d->expr_handler, &err);
-    return !err && h && !strcmp(h, r->handler);
+    /* (r->handler is httpd's lowercased copy of h.) */
+    return !err && h && !ap_cstr_casecmp(h, r->handler);
 }
 
 /* The latency bucket under which a share q of the requests fell. */
