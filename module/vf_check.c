@@ -7,6 +7,8 @@
  *
  *   - the resolved file exists and is a regular file,
  *   - its own name ends in one of VhostFcgiExtensions (default .php),
+ *     and so does the name of the file a symlink leads to (x.php ->
+ *     evil.gif is evil.gif to PHP, which reads the target),
  *   - with VhostFcgiScriptOwner pool, its group (or owner) is the pool's.
  *
  * A request that passes goes to its pool (VhostFcgiPool, served by
@@ -17,7 +19,8 @@
  * never executed), the index search of mod_dir goes on to the next
  * DirectoryIndex name.  Except a file named as PHP runs it (x.phtml, say,
  * when only .php is a script here): that gets 403, as a file it would show
- * its source.  A refused request never contacts a backend.
+ * its source; so does a symlink x.php -> evil.gif.  A refused request
+ * never contacts a backend.
  *
  * Where VhostFcgiPool applies, the pool wins over a FastCGI handler set
  * for the same scope (a server-wide php-fpm SetHandler, or one an
@@ -31,6 +34,8 @@
 #include "http_core.h"
 #include "http_request.h"
 #include "apr_strings.h"
+
+#include <stdlib.h>             /* realpath */
 
 static int has_script_extension(const char *filename,
                                 const apr_array_header_t *exts)
@@ -57,6 +62,36 @@ static int has_script_extension(const char *filename,
 }
 
 static const char NOT_SCRIPT_EXT[] = "not a script extension";
+static const char NOT_SCRIPT_LINK[] = "a symlink to a file that is no script";
+
+/* Whether r->filename is a symlink whose target's name is no script's.
+ * httpd's walk follows links as Options allow, and r->finfo describes the
+ * target, not the link, so it takes an lstat of our own. */
+static int link_to_non_script(request_rec *r, const vf_dir_conf *dc)
+{
+    apr_finfo_t lf;
+    char *real;
+    int script;
+
+    if (apr_stat(&lf, r->filename, APR_FINFO_LINK | APR_FINFO_TYPE, r->pool)
+        != APR_SUCCESS || lf.filetype != APR_LNK) {
+        return 0;
+    }
+    if (!(real = realpath(r->filename, NULL))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r, APLOGNO(10733)
+                      "script check: symlink %s does not resolve; refused",
+                      r->filename);
+        return 1;
+    }
+    script = has_script_extension(real, dc->extensions);
+    if (!script) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10734)
+                      "script check: %s is a symlink to %s, whose name is "
+                      "not a script's; refused", r->filename, real);
+    }
+    free(real);
+    return !script;
+}
 
 /* NULL when r names a script, else why not (for the debug log). */
 static const char *not_a_script(request_rec *r, const vf_dir_conf *dc)
@@ -69,6 +104,9 @@ static const char *not_a_script(request_rec *r, const vf_dir_conf *dc)
     }
     if (!has_script_extension(r->filename, dc->extensions)) {
         return NOT_SCRIPT_EXT;
+    }
+    if (link_to_non_script(r, dc)) {
+        return NOT_SCRIPT_LINK;
     }
     return NULL;
 }
@@ -98,9 +136,13 @@ static int php_named(const char *filename)
 }
 
 /* A file that failed the check: left to httpd (DECLINED), or 403 when
- * httpd would serve the source of a file named as PHP. */
+ * httpd would serve the source of a file named as PHP, or a script's name
+ * leads to a non-script. */
 static int refuse(request_rec *r, const char *why, int dropin)
 {
+    if (why == NOT_SCRIPT_LINK) {
+        return HTTP_FORBIDDEN;          /* a script's name on a non-script */
+    }
     if (why == NOT_SCRIPT_EXT && php_named(r->filename)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10720)
                       "script check: %s is named as PHP but its extension "

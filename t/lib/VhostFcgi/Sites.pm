@@ -268,6 +268,9 @@ sub build {
         link_as("$b/s.php",     "$a/$d/b-script.php", $a_uid, $a_gid);
         link_as("$a/index.html", "$a/$d/own-page.html", $owner_uid, $a_gid);
     }
+    # A script's name on a GIF, and on a script (t/pools/16-symlink-name.t).
+    link_as("$a/uploads/evil.gif", "$a/links-follow/gif.php", $a_uid, $a_gid);
+    link_as("$a/s.php", "$a/links-follow/script.php", $a_uid, $a_gid);
     return 1;
 }
 
