@@ -327,6 +327,19 @@ void vf_spawner_child_init(server_rec *s);
 
 void vf_check_register_hooks(apr_pool_t *p);
 
+/* Whether the script check let this request through to this handler
+ * (VF_POOL_HANDLER, or a "proxy:..." one).  A tenant's .htaccess can set
+ * another handler after the check ran: mod_rewrite applies [H=] and [T=]
+ * at the end of the fixups, and a type can stand in for a handler. */
+int vf_check_routed(request_rec *r, const char *handler);
+
+/* For the fcgi scheme handler: OK when the check let this request through
+ * to mod_proxy (a drop-in or a balancer pool), when httpd's configuration
+ * proxied it before any .htaccess was read (ProxyPass, a server-context
+ * RewriteRule [P]), or when the check is off where no pool applies;
+ * otherwise 403, logged. */
+int vf_check_proxy_route(request_rec *r);
+
 /* ------------------------------------------------------------------ */
 /* vf_serve.c - serving a request from a pool                          */
 /* ------------------------------------------------------------------ */

@@ -289,6 +289,50 @@ static int inside(const char *path, const char *dir)
     return !strncmp(path, dir, len) && (path[len] == '/' || !path[len]);
 }
 
+/* What the check let through, by handler: the handlers compare (see
+ * vf_check_routed).  mod_dir's fast redirect to an index brings its
+ * subrequest's notes along. */
+#define VF_NOTE_ROUTED      "vhostfcgi-routed"
+/* r->proxyreq was set before the directory walk read any .htaccess. */
+#define VF_NOTE_EARLY_PROXY "vhostfcgi-early-proxy"
+
+static void note_route(request_rec *r, const char *handler)
+{
+    apr_table_set(r->notes, VF_NOTE_ROUTED, handler);
+}
+
+int vf_check_routed(request_rec *r, const char *handler)
+{
+    const char *routed = apr_table_get(r->notes, VF_NOTE_ROUTED);
+
+    return routed && handler && !strcmp(routed, handler);
+}
+
+int vf_check_proxy_route(request_rec *r)
+{
+    const vf_dir_conf *dc = vf_dir_conf_get(r);
+
+    if (apr_table_get(r->notes, VF_NOTE_EARLY_PROXY)
+        || vf_check_routed(r, r->handler)
+        || (!dc->pool && dc->check_script == 0)) {
+        return OK;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10735)
+                  "%s: the FastCGI handler %s was set after the script "
+                  "check (an .htaccess RewriteRule [H=], [T=] or [P], or a "
+                  "type); refused", r->uri, r->handler ? r->handler : "");
+    return HTTP_FORBIDDEN;
+}
+
+/* Runs before the directory walk reads any .htaccess file. */
+static int note_early_proxy(request_rec *r)
+{
+    if (r->proxyreq) {
+        apr_table_setn(r->notes, VF_NOTE_EARLY_PROXY, "1");
+    }
+    return DECLINED;
+}
+
 /* The script check (VhostFcgiCheckScript On): OK, or the answer. */
 static int check_script(request_rec *r, const vf_dir_conf *dc, int dropin)
 {
@@ -333,6 +377,7 @@ static int route_to_pool(request_rec *r, const vf_pool *pool)
 {
     if (pool->kind == VF_POOL_BALANCER) {
         r->handler = pool->proxy_handler;       /* mod_proxy's turn */
+        note_route(r, r->handler);
         return OK;
     }
     if (pool->chroot && !inside(r->filename, pool->chroot)) {
@@ -344,6 +389,7 @@ static int route_to_pool(request_rec *r, const vf_pool *pool)
     /* The handler finds the pool in the directory config again: that, not
      * request_config, survives mod_dir's fast redirect to an index. */
     r->handler = VF_POOL_HANDLER;
+    note_route(r, r->handler);
     return OK;
 }
 
@@ -383,6 +429,7 @@ static int vf_fixups(request_rec *r)
         return status;
     }
     if (dropin) {
+        note_route(r, r->handler);
         return DECLINED;                        /* mod_proxy's turn */
     }
     if (!check && (status = check_url(r, dc, overridden)) != OK) {
@@ -398,5 +445,7 @@ void vf_check_register_hooks(apr_pool_t *p)
     static const char *const after[] = { "mod_rewrite.c", NULL };
 
     (void)p;
+    ap_hook_map_to_storage(note_early_proxy, NULL, NULL,
+                           APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(vf_fixups, after, NULL, APR_HOOK_MIDDLE);
 }

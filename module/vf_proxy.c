@@ -221,6 +221,9 @@ static int vf_handler(request_rec *r, proxy_worker *worker,
     if (ap_cstr_casecmpn(url, "fcgi:", 5)) {
         return DECLINED;
     }
+    if ((status = vf_check_proxy_route(r)) != OK) {
+        return status;
+    }
     status = ap_proxy_acquire_connection(VF_SCHEME, &backend, worker,
                                          r->server);
     if (status != OK) {

@@ -113,6 +113,13 @@ static int vf_pool_handler(request_rec *r)
     if (!r->handler || strcmp(r->handler, VF_POOL_HANDLER)) {
         return DECLINED;
     }
+    if (!vf_check_routed(r, VF_POOL_HANDLER)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10736)
+                      "%s: the handler " VF_POOL_HANDLER " was set after "
+                      "the script check (an .htaccess RewriteRule [H=]); "
+                      "refused", r->uri);
+        return HTTP_FORBIDDEN;
+    }
     pool = vf_dir_conf_get(r)->pool;
     if (!pool || !pool->cache) {
         return DECLINED;

@@ -63,6 +63,9 @@ struct wout {                       /* catch_workers_output */
     struct evsrc src;
     size_t len;
     char buf[512];
+    int64_t window_ms;              /* start of this second of lines */
+    unsigned lines;                 /* logged in it */
+    uint64_t dropped;               /* lines not logged since the last note */
 };
 
 struct worker {

@@ -26,8 +26,9 @@
 # Faults, after the warm-up: every 1-5 s one worker older than 1.1 s (the
 # spawner's crash-loop guard counts exits in the first second; it is not
 # what is measured here) is stopped, classified by the syscall it sits in
-# (accept: idle; read: holding a connection, kept idle or reading a
-# request; anything else: running a request), and killed with SIGKILL;
+# (accept: idle, unless a client's socket is open already; read: holding
+# a connection, kept idle or reading a request; anything else: running a
+# request), and killed with SIGKILL;
 # every ~20 s the spawner gets SIGHUP with the other of two pools files
 # (alice's settings differ, so her pool restarts; bob's are kept).
 #
@@ -281,6 +282,17 @@ sub syscall_state {
          : 'running';
 }
 
+# Whether a worker has a socket open besides its listening one (fd 0):
+# a client's connection, accepted.
+sub holds_connection {
+    my ($pid) = @_;
+    opendir my $dh, "/proc/$pid/fd" or return 0;
+    for my $fd (grep { /^\d+$/ && $_ != 0 } readdir $dh) {
+        return 1 if (readlink("/proc/$pid/fd/$fd") // '') =~ /^socket:/;
+    }
+    return 0;
+}
+
 # Kills a worker in state $want if there is one (or, with $any, any
 # worker); returns whether it killed.
 sub kill_one {
@@ -305,9 +317,13 @@ sub kill_one {
         (read_file("/proc/$pid/stat") =~ /\) ([TtXZ]) /) ? 1 : 0
     }, 1, 0.002);
     my $sc = worker_syscall($pid);
+    my $held = holds_connection($pid);
     kill 'KILL', $pid;
     return unless defined $sc;          # it exited meanwhile: no kill
     my $state = syscall_state($sc);
+    # A stop that lands as accept() returns still shows accept's number
+    # (the registers keep it), with the client's socket already open.
+    $state = 'conn' if $state eq 'idle' && $held;
     push @kills, { t => time, pid => $pid, pool => $pool, syscall => $sc,
                    state => $state, busy => $state ne 'idle' };
     return 1;

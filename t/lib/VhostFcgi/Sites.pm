@@ -140,6 +140,12 @@ sub site_a_files {
         ['htdocs/tenant-poolhandler/.htaccess',
          qq{<Files "evil.gif">\nSetHandler vhostfcgi-pool\n</Files>\n}],
         ['htdocs/tenant-poolhandler/evil.gif', $evil_gif],
+        # Handlers a tenant sets after the script check
+        # (t/pools/17-late-handlers.t writes the .htaccess files).
+        ['htdocs/tenant-late', undef],
+        ['htdocs/tenant-late/who.php', env_script('tenant-late/who.php')],
+        ['htdocs/tenant-late/evil.gif', $evil_gif],
+        ['htdocs/tenant-late/code.txt', marker_script('tenant-late/code.txt', 'TXT-', 'RAN')],
         # Tenants opening the status page (t/pools/15-status-htaccess.t).
         ['htdocs/tenant-status', undef],
         ['htdocs/tenant-status/.htaccess', qq{SetHandler vhostfcgi-status\n}],
