@@ -21,12 +21,20 @@ static const char *const control_vars[] = {
     "PHP_VALUE", "PHP_ADMIN_VALUE", NULL
 };
 
-static int is_control_var(const char *name)
+/* Variables that say which file runs: derived from the checked file, and
+ * never to be rewritten from a tenant's .htaccess (php-fpm runs
+ * SCRIPT_FILENAME, or PATH_TRANSLATED with cgi.fix_pathinfo=0). */
+static const char *const script_vars[] = {
+    "SCRIPT_FILENAME", "SCRIPT_NAME", "PATH_INFO", "PATH_TRANSLATED",
+    "DOCUMENT_ROOT", "CONTEXT_DOCUMENT_ROOT", "CONTEXT_PREFIX", NULL
+};
+
+static int in_list(const char *const *list, const char *name)
 {
     int i;
 
-    for (i = 0; control_vars[i]; i++) {
-        if (!strcasecmp(name, control_vars[i])) {
+    for (i = 0; list[i]; i++) {
+        if (!strcasecmp(name, list[i])) {
             return 1;
         }
     }
@@ -82,6 +90,11 @@ static void drop_tenant_control_vars(request_rec *r)
     }
 }
 
+static int tenant_may_not_set(const char *name)
+{
+    return in_list(control_vars, name) || in_list(script_vars, name);
+}
+
 /* ProxyFCGISetEnvIf, evaluated in configuration order. */
 static apr_status_t apply_fixups(request_rec *r, const vf_dir_conf *dc)
 {
@@ -103,9 +116,9 @@ static apr_status_t apply_fixups(request_rec *r, const vf_dir_conf *dc)
         if (rc == 0) {
             continue;
         }
-        if (!fx[i].trusted && is_control_var(fx[i].name[0] == '!'
-                                             ? fx[i].name + 1
-                                             : fx[i].name)) {
+        if (!fx[i].trusted && tenant_may_not_set(fx[i].name[0] == '!'
+                                                 ? fx[i].name + 1
+                                                 : fx[i].name)) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, APLOGNO(10623)
                           "ProxyFCGISetEnvIf in .htaccess may not set %s; "
                           "ignored", fx[i].name);

@@ -7,7 +7,10 @@
 #    runs as site B (403, the error log says why);
 #  - AddType "proxy:unix:<site B>|fcgi://..." on a .txt: never run;
 #  - RewriteRule [P] to "unix:<site B>|fcgi://.../s.php": never run.
-# Without the .htaccess, who.php runs as site A.
+# Nor may ProxyFCGISetEnvIf in .htaccess say which file runs: a
+# SCRIPT_FILENAME or DOCUMENT_ROOT it sets is ignored, with a log line,
+# and the checked script runs.  Without the .htaccess, who.php runs as
+# site A.
 use strict;
 use warnings FATAL => 'all';
 
@@ -16,7 +19,7 @@ use VhostFcgi::Test qw(:all);
 use VhostFcgi::Pools qw(:all);
 
 if (my $why = pools_skip_reason()) { plan skip_all => $why }
-plan tests => 2 + 4 * 3;
+plan tests => 2 + 4 * 3 + 2 * 4;
 
 my $doc = site_doc('a');
 my $b_sock = $ENV{VF_SITE_B_SOCK};
@@ -66,4 +69,18 @@ for my $c (@cases) {
     isnt($res->{status}, 200, "$what: not 200 ($res->{status})");
     like(log_since($mark), qr/AH1073[56]/, "$what: the error log says why")
         or diag(log_since($mark));
+}
+
+for my $c (['SCRIPT_FILENAME', "$doc/tenant-late/evil.gif"],
+           ['DOCUMENT_ROOT',   "$doc/tenant-late"]) {
+    my ($name, $value) = @$c;
+    my $mark = log_mark();
+    my ($res, $env) = with_htaccess(qq{ProxyFCGISetEnvIf "true" $name "$value"\n},
+                                    sub { get_env('vf_site_a', '/tenant-late/who.php') });
+    is($res->{status}, 200, "ProxyFCGISetEnvIf $name in .htaccess: who.php runs")
+        or diag($res->{body});
+    unlike($res->{body}, qr/EVIL-EXECUTED/, "... not the GIF");
+    isnt($env->{$name} // '', $value, "... $name is not the tenant's");
+    like(log_since($mark), qr/AH10623: ProxyFCGISetEnvIf in \.htaccess may not set $name/,
+         '... the error log says so');
 }
