@@ -8,6 +8,7 @@
  */
 #include "mod_vhostfcgi.h"
 
+#include "http_core.h"
 #include "util_script.h"
 #include "apr_strings.h"
 
@@ -41,14 +42,18 @@ static int in_list(const char *const *list, const char *name)
     return 0;
 }
 
-/* Did a .htaccess file that may set variables (SetEnv, SetEnvIf,
- * RewriteRule [E=] all need FileInfo) take part in this request? */
+/* Did a .htaccess file that may set variables take part in this request?
+ * SetEnv, SetEnvIf and RewriteRule [E=] need FileInfo, or a name in
+ * AllowOverrideList: any name counts, read from the directory's own
+ * configuration (httpd does not keep the list with each .htaccess). */
 static int tenant_may_set_env(const request_rec *r)
 {
+    const core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    int listed = d->override_list && !apr_is_empty_table(d->override_list);
     const struct htaccess_result *h;
 
     for (h = r->htaccess; h; h = h->next) {
-        if (h->htaccess && (h->override & OR_FILEINFO)) {
+        if (h->htaccess && (listed || (h->override & OR_FILEINFO))) {
             return 1;
         }
     }
@@ -75,16 +80,21 @@ static void drop_tenant_control_vars(request_rec *r)
 {
     int i;
 
-    if (!tenant_may_set_env(r)
+    /* A subrequest (an SSI #include virtual, say) starts with its
+     * parent's variables, which the parent's content may have set
+     * (#set var) where no .htaccess took part. */
+    if (!r->main && !tenant_may_set_env(r)
         && !apr_table_get(r->notes, VF_NOTE_TENANT_ENV)) {
         return;
     }
     for (i = 0; control_vars[i]; i++) {
         if (apr_table_get(r->subprocess_env, control_vars[i])) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, APLOGNO(10622)
-                          "FastCGI: %s not sent: a .htaccess file could "
-                          "have set it here (set it with ProxyFCGISetEnvIf "
-                          "in the server configuration)", control_vars[i]);
+                          "FastCGI: %s not sent: %s could have set it "
+                          "here (set it with ProxyFCGISetEnvIf in the "
+                          "server configuration)", control_vars[i],
+                          r->main ? "the including document"
+                                  : "a .htaccess file");
             apr_table_unset(r->subprocess_env, control_vars[i]);
         }
     }

@@ -13,7 +13,7 @@ use VhostFcgi::Test qw(:all);
 use VhostFcgi::Pools qw(:all);
 
 if (my $why = pools_skip_reason()) { plan skip_all => $why }
-plan tests => 2 + 4 * 3 + 2 + 2 + 2 + 2;
+plan tests => 2 + 4 * 3 + 2 + 2 + 2 + 2 + 4;
 
 sub ini {
     my ($path, @h) = @_;
@@ -44,6 +44,19 @@ note("error log: $_") for grep { /PHP_(?:ADMIN_)?VALUE/ } split /\n/, log_since(
 ($res, $env) = ini('/fallback/no/such/page');
 is($res->{status}, 200, 'FallbackResource into the tenant directory: the script runs');
 is($env->{X_MEMORY_LIMIT}, '128M', 'FallbackResource: memory_limit unchanged')
+    or diag($res->{body});
+
+# An .htaccess whose SetEnv is allowed by AllowOverrideList, not FileInfo.
+($res, $env) = ini('/listed/ini.php');
+is($res->{status}, 200, 'AllowOverrideList SetEnv: the script runs');
+is($env->{X_MEMORY_LIMIT}, '128M', 'AllowOverrideList SetEnv PHP_ADMIN_VALUE: memory_limit unchanged')
+    or diag($res->{body});
+
+# An SSI page that sets the variable and includes a script: the
+# subrequest starts with the page's variables.
+($res, $env) = ini('/ssi/page.shtml');
+is($res->{status}, 200, 'SSI #set var + #include virtual: the script runs');
+is($env->{X_MEMORY_LIMIT}, '128M', 'SSI #set var PHP_ADMIN_VALUE: memory_limit unchanged')
     or diag($res->{body});
 
 # Request headers cannot either.

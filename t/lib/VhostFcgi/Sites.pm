@@ -140,6 +140,15 @@ sub site_a_files {
         ['htdocs/tenant-poolhandler/.htaccess',
          qq{<Files "evil.gif">\nSetHandler vhostfcgi-pool\n</Files>\n}],
         ['htdocs/tenant-poolhandler/evil.gif', $evil_gif],
+        # Control variables from an including document or an
+        # AllowOverrideList (t/pools/10-htaccess-env.t).
+        ['htdocs/ssi', undef],
+        ['htdocs/ssi/page.shtml',
+         qq{<!--#set var="PHP_ADMIN_VALUE" value="memory_limit=5M" -->\n<!--#include virtual="ini.php" -->\n}],
+        ['htdocs/ssi/ini.php', $ini_script],
+        ['htdocs/listed', undef],
+        ['htdocs/listed/.htaccess', qq{SetEnv PHP_ADMIN_VALUE "memory_limit=4M"\n}],
+        ['htdocs/listed/ini.php', $ini_script],
         # Handlers a tenant sets after the script check
         # (t/pools/17-late-handlers.t writes the .htaccess files).
         ['htdocs/tenant-late', undef],

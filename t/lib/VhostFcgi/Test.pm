@@ -145,6 +145,7 @@ sub base_modules {
         [rewrite_module            => 'mod_rewrite.so'],
         [actions_module            => 'mod_actions.so'],
         [status_module             => 'mod_status.so'],
+        [include_module            => 'mod_include.so'],
         [proxy_module              => 'mod_proxy.so'],
         [slotmem_shm_module        => 'mod_slotmem_shm.so'],
         [proxy_balancer_module     => 'mod_proxy_balancer.so'],
