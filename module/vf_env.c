@@ -184,36 +184,73 @@ static void fix_filename(request_rec *r, const vf_dir_conf *dc)
     }
 }
 
-/* The whole PARAMS stream, cut into records, plus the empty record. */
-static apr_status_t encode_table(request_rec *r, const apr_table_t *env,
-                                 unsigned request_id, struct iovec *out)
+/* The pairs, encoded back to back; *cuts gets the offsets where a record
+ * must end, so that no pair straddles two (PHP parses each PARAMS record
+ * on its own and refuses a pair cut in two).  A pair too large for any
+ * record is left out with a warning, as mod_proxy_fcgi does. */
+static void encode_pairs(request_rec *r, const apr_table_t *env,
+                         uint8_t **pairs, apr_array_header_t **cuts)
 {
     const apr_array_header_t *arr = apr_table_elts(env);
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
-    size_t pairs_len = 0, pos = 0, rec_len;
-    uint8_t *pairs, *records;
+    size_t len = 0, pos = 0, start = 0, n;
     int i;
 
     for (i = 0; i < arr->nelts; i++) {
         if (e[i].key && e[i].val) {
-            pairs_len += fcgi_nv_len(strlen(e[i].key), strlen(e[i].val));
+            len += fcgi_nv_len(strlen(e[i].key), strlen(e[i].val));
         }
     }
-    pairs = apr_palloc(r->pool, pairs_len ? pairs_len : 1);
+    *pairs = apr_palloc(r->pool, len ? len : 1);
+    *cuts = apr_array_make(r->pool, 2, sizeof(size_t));
     for (i = 0; i < arr->nelts; i++) {
-        if (e[i].key && e[i].val) {
-            pos += fcgi_nv_encode(pairs + pos, pairs_len - pos,
-                                  e[i].key, strlen(e[i].key),
-                                  e[i].val, strlen(e[i].val));
+        if (!e[i].key || !e[i].val) {
+            continue;
         }
+        n = fcgi_nv_len(strlen(e[i].key), strlen(e[i].val));
+        if (n > FCGI_MAX_ALIGNED_LEN) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, APLOGNO(10737)
+                          "FastCGI: %s not sent: %" APR_SIZE_T_FMT " bytes, "
+                          "more than one record holds", e[i].key, n);
+            continue;
+        }
+        if (pos - start + n > FCGI_MAX_ALIGNED_LEN) {
+            APR_ARRAY_PUSH(*cuts, size_t) = start = pos;
+        }
+        pos += fcgi_nv_encode(*pairs + pos, len - pos, e[i].key,
+                              strlen(e[i].key), e[i].val, strlen(e[i].val));
     }
-    rec_len = fcgi_stream_records_len(pos, FCGI_MAX_ALIGNED_LEN);
+    APR_ARRAY_PUSH(*cuts, size_t) = pos;
+}
+
+/* The whole PARAMS stream, cut into records, plus the empty record. */
+static apr_status_t encode_table(request_rec *r, const apr_table_t *env,
+                                 unsigned request_id, struct iovec *out)
+{
+    apr_array_header_t *cuts;
+    uint8_t *pairs, *records;
+    size_t start, rec_len = 0, w = 0;
+    int i;
+
+    encode_pairs(r, env, &pairs, &cuts);
+    for (i = 0, start = 0; i < cuts->nelts; i++) {
+        size_t end = APR_ARRAY_IDX(cuts, i, size_t);
+
+        rec_len += fcgi_stream_records_len(end - start, FCGI_MAX_ALIGNED_LEN);
+        start = end;
+    }
     records = apr_palloc(r->pool, rec_len + FCGI_HEADER_LEN);
-    fcgi_stream_records_encode(records, FCGI_PARAMS, request_id, pairs, pos,
-                               FCGI_MAX_ALIGNED_LEN);
-    fcgi_header_encode(records + rec_len, FCGI_PARAMS, request_id, 0, 0);
+    for (i = 0, start = 0; i < cuts->nelts; i++) {
+        size_t end = APR_ARRAY_IDX(cuts, i, size_t);
+
+        w += fcgi_stream_records_encode(records + w, FCGI_PARAMS, request_id,
+                                        pairs + start, end - start,
+                                        FCGI_MAX_ALIGNED_LEN);
+        start = end;
+    }
+    fcgi_header_encode(records + w, FCGI_PARAMS, request_id, 0, 0);
     out->iov_base = records;
-    out->iov_len = rec_len + FCGI_HEADER_LEN;
+    out->iov_len = w + FCGI_HEADER_LEN;
     return APR_SUCCESS;
 }
 
