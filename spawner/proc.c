@@ -324,10 +324,16 @@ child(const struct proc_spec *ps, int listen_fd, int out_w, int fail_fd,
       pid_t parent)
 {
     sigset_t none;
+    int sig;
 
+    /* A worker starts with every signal at its default and none blocked:
+     * an ignored SIGTERM (inherited across exec from whatever started
+     * the spawner) would make retiring it impossible. */
+    for (sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            (void)signal(sig, SIG_DFL);     /* EINVAL for libc's own */
     sigemptyset(&none);
-    if (signal(SIGPIPE, SIG_DFL) == SIG_ERR ||
-        sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
         child_fail(fail_fd, ST_SIGNALS);
     if (setsid() < 0)
         child_fail(fail_fd, ST_SETSID);

@@ -58,6 +58,14 @@ int sup_init_main(struct spawner *sp)
 
     /* Writes to a status client that went away must not kill us. */
     signal(SIGPIPE, SIG_IGN);
+    /* What started us may have left these ignored (nohup, a shell's
+     * background job, a supervisor): an ignored SIGCHLD has the kernel
+     * reap our workers unseen. */
+    signal(SIGCHLD, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGUSR1, SIG_DFL);
     if (sup_hold_signals(&set) < 0) {
         log_error("sigprocmask: %s", strerror(errno));
         return -1;
