@@ -243,7 +243,9 @@ static int pidfile_write(struct spawner *sp)
 
     if (path == NULL)
         return 0;
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* Root truncates it: never through a symlink someone planted. */
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+              0644);
     n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
     if (fd < 0 || write(fd, buf, (size_t)n) != n) {
         log_error("cannot write pid file %s: %s", path, strerror(errno));
