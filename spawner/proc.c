@@ -300,10 +300,8 @@ static void child_identity(const struct proc_spec *ps, int fd)
 {
     if (setgroups((size_t)ps->ngroups, ps->groups) < 0)
         child_fail(fd, ST_SETGROUPS);
-    if (ps->chroot != NULL && chroot(ps->chroot) < 0)
+    if (ps->chroot != NULL && (chroot(ps->chroot) < 0 || chdir("/") < 0))
         child_fail(fd, ST_CHROOT);
-    if (chdir(ps->chdir) < 0)
-        child_fail(fd, ST_CHDIR);
     /* The parser refused uid/gid 0 already; this is the last line. */
     if (ps->uid == 0 || ps->gid == 0) {
         errno = EPERM;
@@ -317,6 +315,10 @@ static void child_identity(const struct proc_spec *ps, int fd)
         errno = EPERM;
         child_fail(fd, ST_ROOT);
     }
+    /* As the pool's user: root's chdir would follow a symlink the tenant
+     * put in place of the directory into a home it may not enter. */
+    if (chdir(ps->chdir) < 0)
+        child_fail(fd, ST_CHDIR);
 }
 
 static void __attribute__((noreturn))
