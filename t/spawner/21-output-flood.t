@@ -29,25 +29,10 @@ write_file("$dir/www/ctl.php",
            "<?php fwrite(fopen('php://stderr', 'w'), \"bell\\x07 esc\\x1b[31m nul\\x00 end\\n\"); echo 'ok';\n");
 write_file("$dir/www/quick.php", "<?php echo 'quick';\n");
 
-my $conf = write_file("$dir/pools.conf", <<EOC);
-[global]
-run_dir = $dir/run
-
-[flood]
-command = /usr/bin/php-cgi8.2
-user = vf-alice
-pm = static
-pm.max_children = 1
-request_terminate_timeout = 4s
-env[VF_TEST_POOL] = \$pool
-
-[calm]
-command = /usr/bin/php-cgi8.2
-user = vf-alice
-pm = static
-pm.max_children = 1
-env[VF_TEST_POOL] = \$pool
-EOC
+my $conf = php_pools_conf($dir,
+    flood => [pm => 'static', 'pm.max_children' => 1,
+              request_terminate_timeout => '4s'],
+    calm  => [pm => 'static', 'pm.max_children' => 1]);
 
 my $s = start_spawner(conf => $conf, dir => $dir);
 ok($s->{ready}, 'spawner up') or BAIL_OUT(log_text($s));

@@ -22,17 +22,7 @@ my $wrap = write_file("$dir/ignoring", <<'EOW', 0755);
 $SIG{$_} = 'IGNORE' for qw(HUP INT QUIT TERM CHLD USR1 USR2);
 exec @ARGV or die "exec: $!";
 EOW
-my $conf = write_file("$dir/pools.conf", <<EOC);
-[global]
-run_dir = $dir/run
-
-[p]
-command = /usr/bin/php-cgi8.2
-user = vf-alice
-pm = static
-pm.max_children = 2
-env[VF_TEST_POOL] = \$pool
-EOC
+my $conf = php_pools_conf($dir, p => [pm => 'static', 'pm.max_children' => 2]);
 
 local $ENV{VF_SPAWN_WRAP} = $wrap;
 my $s = start_spawner(conf => $conf, dir => $dir);

@@ -23,18 +23,8 @@ chmod 0700, "$dir/bob";
 # What the tenant did: its www is now a link to bob's private directory.
 symlink "$dir/bob", "$dir/alice/www" or die "symlink: $!";
 
-my $conf = write_file("$dir/pools.conf", <<EOC);
-[global]
-run_dir = $dir/run
-
-[p]
-command = /usr/bin/php-cgi8.2
-user = vf-alice
-chdir = $dir/alice/www
-pm = static
-pm.max_children = 1
-env[VF_TEST_POOL] = \$pool
-EOC
+my $conf = php_pools_conf($dir, p => [chdir => "$dir/alice/www", pm => 'static',
+                                       'pm.max_children' => 1]);
 
 my $s = start_spawner(conf => $conf, dir => $dir);
 ok(wait_for(sub { log_text($s) =~ /\[pool p\].*chdir.*Permission denied/ }, 5),

@@ -25,7 +25,7 @@ our @EXPORT = qw(
     spawn_bin ensure_user test_dir write_file start_spawner stop_spawner
     wait_for fcgi_request parallel_requests load_start load_stop
     pool_workers spawner_status status_row log_text uid_of gid_of
-    children_of
+    children_of php_pools_conf
 );
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../../..');
@@ -60,6 +60,26 @@ sub write_file {
     close $fh;
     chmod(defined $mode ? $mode : 0644, $path);
     return $path;
+}
+
+# $dir/pools.conf with run_dir $dir/run and php-cgi pools run as
+# vf-alice, each marked with env[VF_TEST_POOL] (for pool_workers):
+# php_pools_conf($dir, NAME => [KEY => VALUE, ...], ...); a pool's keys
+# come after command and user, in the order given, and may override them.
+sub php_pools_conf {
+    my ($dir, @pools) = @_;
+    my $text = "[global]\nrun_dir = $dir/run\n";
+    while (my ($name, $keys) = splice @pools, 0, 2) {
+        my @kv = (command => '/usr/bin/php-cgi8.2', user => 'vf-alice', @$keys);
+        my (%last, @order);
+        while (my ($k, $v) = splice @kv, 0, 2) {
+            push @order, $k unless exists $last{$k};
+            $last{$k} = $v;
+        }
+        $text .= "\n[$name]\n" . join('', map { "$_ = $last{$_}\n" } @order)
+               . "env[VF_TEST_POOL] = \$pool\n";
+    }
+    return write_file("$dir/pools.conf", $text);
 }
 
 sub log_text {
