@@ -333,6 +333,20 @@ static int note_early_proxy(request_rec *r)
     return DECLINED;
 }
 
+/* A per-directory RewriteRule [P] is the configuration's own only where
+ * no .htaccess file took part. */
+static void note_config_proxy(request_rec *r)
+{
+    const struct htaccess_result *h;
+
+    for (h = r->htaccess; h; h = h->next) {
+        if (h->htaccess) {
+            return;
+        }
+    }
+    apr_table_setn(r->notes, VF_NOTE_EARLY_PROXY, "1");
+}
+
 /* The script check (VhostFcgiCheckScript On): OK, or the answer. */
 static int check_script(request_rec *r, const vf_dir_conf *dc, int dropin)
 {
@@ -405,10 +419,17 @@ static int vf_fixups(request_rec *r)
     if (r->handler && !strcmp(r->handler, VF_POOL_HANDLER)) {
         r->handler = NULL;
     }
+    /* A route noted for another file (a MultiViews or index subrequest's,
+     * brought along by a fast redirect) is no pass for this one. */
+    apr_table_unset(r->notes, VF_NOTE_ROUTED);
     vf_env_note_tenant(r);
     /* ProxyPass and friends are not ours; nor is a per-directory rewrite's
      * pending internal redirect (the new request comes back here). */
-    if (r->proxyreq || !r->filename || !strncmp(r->filename, "redirect:", 9)) {
+    if (r->proxyreq) {
+        note_config_proxy(r);
+        return DECLINED;
+    }
+    if (!r->filename || !strncmp(r->filename, "redirect:", 9)) {
         return DECLINED;
     }
 
@@ -438,6 +459,21 @@ static int vf_fixups(request_rec *r)
     return route_to_pool(r, dc->pool);
 }
 
+/* mod_rewrite applies [H=] (from httpd's configuration or a tenant's
+ * .htaccess) at the end of the fixups, after vf_fixups: a handler that
+ * now names a pool or a FastCGI backend, and is not the one the check let
+ * through, is checked and routed again, as if it had been set before. */
+static int vf_fixups_late(request_rec *r)
+{
+    const char *h = r->handler;
+
+    if (r->proxyreq || !h || vf_check_routed(r, h)
+        || (strcmp(h, VF_POOL_HANDLER) && !is_fcgi_proxy_handler(r, h))) {
+        return DECLINED;
+    }
+    return vf_fixups(r);
+}
+
 void vf_check_register_hooks(apr_pool_t *p)
 {
     /* After SetHandler (fixups, REALLY_FIRST) and mod_rewrite, before
@@ -448,4 +484,5 @@ void vf_check_register_hooks(apr_pool_t *p)
     ap_hook_map_to_storage(note_early_proxy, NULL, NULL,
                            APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(vf_fixups, after, NULL, APR_HOOK_MIDDLE);
+    ap_hook_fixups(vf_fixups_late, NULL, NULL, APR_HOOK_REALLY_LAST);
 }

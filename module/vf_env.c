@@ -8,7 +8,6 @@
  */
 #include "mod_vhostfcgi.h"
 
-#include "http_core.h"
 #include "util_script.h"
 #include "apr_strings.h"
 
@@ -42,18 +41,16 @@ static int in_list(const char *const *list, const char *name)
     return 0;
 }
 
-/* Did a .htaccess file that may set variables take part in this request?
- * SetEnv, SetEnvIf and RewriteRule [E=] need FileInfo, or a name in
- * AllowOverrideList: any name counts, read from the directory's own
- * configuration (httpd does not keep the list with each .htaccess). */
+/* Did a .htaccess file take part in this request?  Any may set variables:
+ * SetEnv, SetEnvIf and RewriteRule [E=] need FileInfo or a name in an
+ * AllowOverrideList, and httpd keeps neither with the parsed file (a
+ * subdirectory's "AllowOverrideList None" hides its parent's). */
 static int tenant_may_set_env(const request_rec *r)
 {
-    const core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
-    int listed = d->override_list && !apr_is_empty_table(d->override_list);
     const struct htaccess_result *h;
 
     for (h = r->htaccess; h; h = h->next) {
-        if (h->htaccess && (listed || (h->override & OR_FILEINFO))) {
+        if (h->htaccess) {
             return 1;
         }
     }

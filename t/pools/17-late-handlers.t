@@ -1,16 +1,18 @@
 # A tenant's .htaccess can set a handler after the script check has run:
 # mod_rewrite applies [H=] and [T=] at the end of the fixups, and a type
-# (AddType, [T=]) becomes the handler where none is set.  None of these
+# (AddType) stands in for a handler where none is set.  None of these
 # may reach a backend past the check, or another site's socket:
-#  - RewriteRule [H=vhostfcgi-pool] on a GIF: the GIF's PHP never runs;
-#  - RewriteRule [H=proxy:unix:<site B>|fcgi://...] on a script: it never
-#    runs as site B (403, the error log says why);
-#  - AddType "proxy:unix:<site B>|fcgi://..." on a .txt: never run;
-#  - RewriteRule [P] to "unix:<site B>|fcgi://.../s.php": never run.
-# Nor may ProxyFCGISetEnvIf in .htaccess say which file runs: a
-# SCRIPT_FILENAME or DOCUMENT_ROOT it sets is ignored, with a log line,
-# and the checked script runs.  Without the .htaccess, who.php runs as
-# site A.
+#  - RewriteRule [H=vhostfcgi-pool] on a GIF: checked again, and served
+#    as the GIF it is; its PHP never runs;
+#  - RewriteRule [H=proxy:unix:<site B>|fcgi://...] on a script: the pool
+#    wins, as for a SetHandler: it runs as site A;
+#  - AddType "proxy:unix:<site B>|fcgi://..." on a .txt, and RewriteRule
+#    [P] to "unix:<site B>|fcgi://.../s.php": 403, the error log says why;
+#  - MultiViews (whose subrequest for who.php passed the check) with a
+#    rewrite [P,NS,H=vhostfcgi-pool] to the GIF: 403, never run.
+# The configuration's own [H=] (server context) serves a script.
+# ProxyFCGISetEnvIf in .htaccess may not say which file runs: a
+# SCRIPT_FILENAME or DOCUMENT_ROOT it sets is ignored, with a log line.
 use strict;
 use warnings FATAL => 'all';
 
@@ -19,9 +21,10 @@ use VhostFcgi::Test qw(:all);
 use VhostFcgi::Pools qw(:all);
 
 if (my $why = pools_skip_reason()) { plan skip_all => $why }
-plan tests => 2 + 4 * 3 + 2 * 4;
+plan tests => 2 + 5 * 3 + 2 + 2 * 4;
 
 my $doc = site_doc('a');
+my $a_sock = $ENV{VF_SITE_A_SOCK};
 my $b_sock = $ENV{VF_SITE_B_SOCK};
 my $b_doc = site_doc('b');
 my $a_uid = getpwnam($ENV{VF_SITE_A_USER} // '') // -1;
@@ -47,28 +50,40 @@ sub with_htaccess {
     is($env->{X_UID}, $a_uid, '... as site A');
 }
 
+# [what, .htaccess, path, what must not show, status, the log's line]
 my @cases = (
     ['RewriteRule [H=vhostfcgi-pool] on a GIF',
      qq{RewriteEngine On\nRewriteRule "\\.gif\$" "-" [H=vhostfcgi-pool]\n},
-     '/tenant-late/evil.gif', qr/EVIL-EXECUTED/],
+     '/tenant-late/evil.gif', qr/EVIL-EXECUTED/, 200, qr/^(?!.*AH1073)/s],
     ["RewriteRule [H=proxy:unix:<site B>] on a script",
      qq{RewriteEngine On\nRewriteRule "\\.php\$" "-" [H=proxy:unix:$b_sock|fcgi://localhost]\n},
-     '/tenant-late/who.php', qr/X_UID=\Q$b_uid\E\b|SCRIPT-RAN/],
+     '/tenant-late/who.php', qr/X_UID=\Q$b_uid\E\n/, 200, qr/^(?!.*AH1073)/s],
     ['AddType proxy:unix:<site B> on a .txt',
      qq{AddType "proxy:unix:$b_sock|fcgi://localhost" .txt\n},
-     '/tenant-late/code.txt', qr/TXT-RAN/],
+     '/tenant-late/code.txt', qr/TXT-RAN/, 403, qr/AH10735/],
     ['RewriteRule [P] to unix:<site B>',
      qq{RewriteEngine On\nRewriteRule "^p\$" "unix:$b_sock|fcgi://localhost$b_doc/s.php" [P]\n},
-     '/tenant-late/p', qr/SCRIPT-RAN/],
+     '/tenant-late/p', qr/SCRIPT-RAN/, 403, qr/AH10735/],
+    ['MultiViews, then [P,NS,H=vhostfcgi-pool] to the GIF',
+     qq{AddType text/html .php\nRewriteEngine On\n}
+     . qq{RewriteRule "^who\\.php\$" "unix:$a_sock|fcgi://localhost$doc/tenant-late/evil.gif" [P,NS,H=vhostfcgi-pool]\n},
+     '/tenant-late/who', qr/EVIL-EXECUTED/, 403, qr/AH10735/],
 );
 for my $c (@cases) {
-    my ($what, $text, $path, $ran) = @$c;
+    my ($what, $text, $path, $ran, $status, $log) = @$c;
     my $mark = log_mark();
     my ($res) = with_htaccess($text, sub { raw_request('vf_site_a', 'GET', $path) });
     unlike($res->{body}, $ran, "$what: nothing ran past the check") or diag($res->{body});
-    isnt($res->{status}, 200, "$what: not 200 ($res->{status})");
-    like(log_since($mark), qr/AH1073[56]/, "$what: the error log says why")
+    is($res->{status}, $status, "$what: $status");
+    like(log_since($mark), $log, "$what: the error log as expected")
         or diag(log_since($mark));
+}
+
+{
+    my ($res, $env) = get_env('vf_rewrite_h', '/php/env.php');
+    is($res->{status}, 200, 'server-context RewriteRule [H=proxy:...]: the script runs')
+        or diag($res->{body});
+    like($env->{SCRIPT_FILENAME} // '', qr{/php/env\.php$}, '... the checked script');
 }
 
 for my $c (['SCRIPT_FILENAME', "$doc/tenant-late/evil.gif"],

@@ -146,6 +146,7 @@ sub base_modules {
         [actions_module            => 'mod_actions.so'],
         [status_module             => 'mod_status.so'],
         [include_module            => 'mod_include.so'],
+        [negotiation_module        => 'mod_negotiation.so'],
         [proxy_module              => 'mod_proxy.so'],
         [slotmem_shm_module        => 'mod_slotmem_shm.so'],
         [proxy_balancer_module     => 'mod_proxy_balancer.so'],
