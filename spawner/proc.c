@@ -17,9 +17,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -181,6 +183,44 @@ static int build_groups(struct proc_spec *ps)
     }
 }
 
+/* A chroot is a jail only if nobody but root can change the path to it:
+ * every directory above it root's and not writable by others (a sticky
+ * one, like /tmp, lets nobody replace root's entries).  Else the owner of
+ * one could put a symlink to / in place of the next (OpenSSH asks the
+ * same of a ChrootDirectory).  Returns 0, or -1 with why in err. */
+static int chroot_path_safe(const char *path, char *err, size_t errlen)
+{
+    char dir[PATH_MAX];
+    size_t len;
+    struct stat st;
+
+    for (len = 1; path[len] != '\0'; len++) {
+        if (len > 1 && (path[len] != '/' || path[len + 1] == '\0'))
+            continue;                       /* the jail itself may be any */
+        if (len >= sizeof(dir))
+            break;
+        memcpy(dir, path, len);             /* "/", then "/a", "/a/b"... */
+        dir[len] = '\0';
+        if (lstat(dir, &st) < 0) {
+            snprintf(err, errlen, "chroot %s: %s: %s", path, dir,
+                     strerror(errno));
+            return -1;
+        }
+        if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+            ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
+            snprintf(err, errlen, "chroot %s: %s is %s; every directory "
+                     "above a chroot must be root's, and not writable by "
+                     "others", path, dir, S_ISLNK(st.st_mode)
+                     ? "a symlink (give the real path)"
+                     : !S_ISDIR(st.st_mode) ? "not a directory"
+                     : st.st_uid != 0 ? "not owned by root"
+                     : "writable by group or others");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 struct proc_spec *proc_spec_build(const struct pools_pool *cf, char *err,
                                   size_t errlen)
 {
@@ -200,6 +240,10 @@ struct proc_spec *proc_spec_build(const struct pools_pool *cf, char *err,
     ps->catch_output = cf->catch_workers_output;
     if (!cf->ids_resolved || cf->uid == 0 || cf->gid == 0) {
         snprintf(err, errlen, "refusing to run workers as root");
+        proc_spec_free(ps);
+        return NULL;
+    }
+    if (cf->chroot != NULL && chroot_path_safe(cf->chroot, err, errlen) < 0) {
         proc_spec_free(ps);
         return NULL;
     }
