@@ -6,13 +6,16 @@
  */
 #define _GNU_SOURCE
 #include "log.h"
+#include "pathsafe.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <syslog.h>
 #include <time.h>
@@ -41,10 +44,27 @@ static const int syslog_prio[] = {
     LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG
 };
 
+/* The spawner is root, and its log lines carry what workers print.  A
+ * symlink planted where the log goes, by a user who may write that
+ * directory, would have them appended to any file on the system; so a
+ * symlink is followed only when root owns it and only root can change
+ * the directories on the way to it (/dev/stderr, for a container's log
+ * collector, is such a one). */
 static int open_file(const char *path)
 {
-    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
-                0640);
+    const int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY;
+    char why[PATH_MAX + 128];
+    struct stat st;
+    int fd = open(path, flags | O_NOFOLLOW, 0640);
+
+    if (fd >= 0 || errno != ELOOP)
+        return fd;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
+        (st.st_uid == 0 || st.st_uid == geteuid()) &&
+        path_dirs_safe(path, geteuid(), why, sizeof(why)) == 0)
+        return open(path, flags, 0640);
+    errno = ELOOP;
+    return -1;
 }
 
 int log_init_main(const char *path, enum log_level level)

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "proc.h"
 #include "log.h"
+#include "pathsafe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -183,42 +184,19 @@ static int build_groups(struct proc_spec *ps)
     }
 }
 
-/* A chroot is a jail only if nobody but root can change the path to it:
- * every directory above it root's and not writable by others (a sticky
- * one, like /tmp, lets nobody replace root's entries).  Else the owner of
- * one could put a symlink to / in place of the next (OpenSSH asks the
- * same of a ChrootDirectory).  Returns 0, or -1 with why in err. */
+/* A chroot is a jail only if nobody but root can change the path to it
+ * (else the owner of a directory above it could put a symlink to / in
+ * place of the next); the jail itself may belong to anyone.  Returns 0,
+ * or -1 with why in err. */
 static int chroot_path_safe(const char *path, char *err, size_t errlen)
 {
-    char dir[PATH_MAX];
-    size_t len;
-    struct stat st;
+    char why[PATH_MAX + 128];
 
-    for (len = 1; path[len] != '\0'; len++) {
-        if (len > 1 && (path[len] != '/' || path[len + 1] == '\0'))
-            continue;                       /* the jail itself may be any */
-        if (len >= sizeof(dir))
-            break;
-        memcpy(dir, path, len);             /* "/", then "/a", "/a/b"... */
-        dir[len] = '\0';
-        if (lstat(dir, &st) < 0) {
-            snprintf(err, errlen, "chroot %s: %s: %s", path, dir,
-                     strerror(errno));
-            return -1;
-        }
-        if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
-            ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
-            snprintf(err, errlen, "chroot %s: %s is %s; every directory "
-                     "above a chroot must be root's, and not writable by "
-                     "others", path, dir, S_ISLNK(st.st_mode)
-                     ? "a symlink (give the real path)"
-                     : !S_ISDIR(st.st_mode) ? "not a directory"
-                     : st.st_uid != 0 ? "not owned by root"
-                     : "writable by group or others");
-            return -1;
-        }
-    }
-    return 0;
+    if (path_dirs_safe(path, 0, why, sizeof(why)) == 0)
+        return 0;
+    snprintf(err, errlen, "chroot %s: %s; every directory above a chroot "
+             "must be root's, and not writable by others", path, why);
+    return -1;
 }
 
 struct proc_spec *proc_spec_build(const struct pools_pool *cf, char *err,

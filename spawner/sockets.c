@@ -4,10 +4,12 @@
 #define _GNU_SOURCE
 #include "sockets.h"
 #include "log.h"
+#include "pathsafe.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,6 +188,25 @@ static const char *apply_perms(const struct lsock *s,
     return NULL;
 }
 
+/* httpd trusts whatever answers at a pool's socket path with that site's
+ * requests, cookies and uploads.  Whoever may write a directory on the
+ * way could replace the socket by one of their own, so such a path is
+ * refused.  Returns why, or NULL.  (One static buffer: the spawner is
+ * single-threaded.) */
+static const char *unsafe_dir(const char *path)
+{
+    static char why[PATH_MAX + 256];
+    size_t n;
+
+    if (path_dirs_safe(path, geteuid(), why, sizeof(why)) == 0)
+        return NULL;
+    n = strlen(why);
+    snprintf(why + n, sizeof(why) - n, "; every directory above a socket "
+             "must be root's and not writable by others (unless sticky), "
+             "or another user could put a socket of their own in its place");
+    return why;
+}
+
 /* Binds a Unix socket with mode 0, then sets its permissions. */
 static const char *bind_unix(struct lsock *s, const struct pools_pool *cf,
                              const char **what)
@@ -200,6 +221,10 @@ static const char *bind_unix(struct lsock *s, const struct pools_pool *cf,
     *what = "bind";
     if (pools_listen_sockaddr(&s->addr, &ss, &len) < 0)
         return "path too long for a Unix socket";
+    if ((why = unsafe_dir(s->path)) != NULL) {
+        *what = "use";
+        return why;
+    }
     if ((why = lsock_clear_stale(s->path, NULL)) != NULL) {
         *what = "use";
         return why;

@@ -1,10 +1,11 @@
 #!/usr/bin/perl
 # listen.owner/group/mode on a reload that changes a pool:
 # - the permissions go to the socket the spawner bound, never through a
-#   symlink: a pool user who can write the socket's directory and swaps
-#   the socket for a symlink to a root-owned 0600 file gets nothing (the
-#   file stays root 0600) and the log says the permissions could not be
-#   applied;
+#   symlink: a pool user who owns the socket (listen.owner) in a sticky
+#   directory, and so may replace it, swaps it for a symlink to a
+#   root-owned 0600 file and gets nothing (the file stays root 0600) and
+#   the log says the permissions could not be applied (a directory the
+#   user could write is refused outright: t/spawner/26);
 # - listen.owner/group/mode removed from the file: the socket goes back
 #   to the spawner's ids (root:root) and the default mode 0660, as at a
 #   fresh start.
@@ -27,10 +28,10 @@ my $dir = test_dir();
 mkdir "$dir/www";
 chmod 0755, "$dir/www";
 write_file("$dir/www/fast.php", "<?php echo \"fast\\n\";\n");
-# The directory of bob's socket is bob's.
+# Bob's socket lives in a sticky directory, where he may replace what he
+# owns.
 mkdir "$dir/bobdir";
-chmod 0755, "$dir/bobdir";
-chown $ub, $gb, "$dir/bobdir";
+chmod 01777, "$dir/bobdir";
 my $psock = "$dir/bobdir/p.sock";
 my $qsock = "$dir/run/q.sock";
 # A root file bob would like to have.
