@@ -333,14 +333,67 @@ static int note_early_proxy(request_rec *r)
     return DECLINED;
 }
 
-/* A per-directory RewriteRule [P] is the configuration's own only where
- * no .htaccess file took part. */
+/* mod_rewrite, when loaded: only its per-directory rules set a proxy
+ * request after the directory walk. */
+static module *rewrite_module_p;
+
+static int check_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                             apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    (void)s;
+    rewrite_module_p = ap_find_linked_module("mod_rewrite.c");
+    return OK;
+}
+
+/* Whether a parsed .htaccess, or a <Files> or <If> section inside it,
+ * holds a mod_rewrite directive.  httpd gives a section a module's
+ * per-directory config only when one of that module's directives appears
+ * in it, and merges leave the parent's untouched otherwise: without one,
+ * the request's rewrite rules are all httpd configuration's. */
+static int has_rewrite(ap_conf_vector_t *section, int depth)
+{
+    const core_dir_config *d;
+    apr_array_header_t *subs[2];
+    int i, j;
+
+    if (ap_get_module_config(section, rewrite_module_p)) {
+        return 1;
+    }
+    d = ap_get_core_module_config(section);
+    if (!d) {
+        return 0;
+    }
+    if (depth > 32) {                   /* sections nest a few levels */
+        return 1;
+    }
+    subs[0] = d->sec_file;
+    subs[1] = d->sec_if;
+    for (i = 0; i < 2; i++) {
+        for (j = 0; subs[i] && j < subs[i]->nelts; j++) {
+            if (has_rewrite(APR_ARRAY_IDX(subs[i], j, ap_conf_vector_t *),
+                            depth + 1)) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* A per-directory RewriteRule [P] is the configuration's own where no
+ * .htaccess file that took part holds a rewrite directive (a site's
+ * .htaccess for other things leaves the admin's rules alone). */
 static void note_config_proxy(request_rec *r)
 {
     const struct htaccess_result *h;
 
+    if (!rewrite_module_p) {
+        return;
+    }
     for (h = r->htaccess; h; h = h->next) {
-        if (h->htaccess) {
+        if (h->htaccess && has_rewrite(h->htaccess, 0)) {
             return;
         }
     }
@@ -481,6 +534,7 @@ void vf_check_register_hooks(apr_pool_t *p)
     static const char *const after[] = { "mod_rewrite.c", NULL };
 
     (void)p;
+    ap_hook_post_config(check_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_map_to_storage(note_early_proxy, NULL, NULL,
                            APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(vf_fixups, after, NULL, APR_HOOK_MIDDLE);

@@ -10,7 +10,10 @@
 #    [P] to "unix:<site B>|fcgi://.../s.php": 403, the error log says why;
 #  - MultiViews (whose subrequest for who.php passed the check) with a
 #    rewrite [P,NS,H=vhostfcgi-pool] to the GIF: 403, never run.
-# The configuration's own [H=] (server context) serves a script.
+# The configuration's own [H=] (server context) serves a script, and so
+# does its per-directory [P], also where a tenant's .htaccess without
+# rewrite directives takes part; one with them (also inside <If>) may
+# have replaced the rules: 403.
 # ProxyFCGISetEnvIf in .htaccess may not say which file runs: a
 # SCRIPT_FILENAME or DOCUMENT_ROOT it sets is ignored, with a log line.
 use strict;
@@ -21,7 +24,7 @@ use VhostFcgi::Test qw(:all);
 use VhostFcgi::Pools qw(:all);
 
 if (my $why = pools_skip_reason()) { plan skip_all => $why }
-plan tests => 2 + 5 * 3 + 2 + 2 * 4;
+plan tests => 2 + 5 * 3 + 2 + 4 * 3 + 2 * 4;
 
 my $doc = site_doc('a');
 my $a_sock = $ENV{VF_SITE_A_SOCK};
@@ -32,7 +35,8 @@ my $b_uid = getpwnam($ENV{VF_SITE_B_USER} // '') // -1;
 my $ht = "$doc/tenant-late/.htaccess";
 
 sub with_htaccess {
-    my ($text, $code) = @_;
+    my ($text, $code, $file) = @_;
+    my $ht = $file // $ht;
     open my $fh, '>', $ht or die "$ht: $!";
     print $fh $text;
     close $fh;
@@ -84,6 +88,31 @@ for my $c (@cases) {
     is($res->{status}, 200, 'server-context RewriteRule [H=proxy:...]: the script runs')
         or diag($res->{body});
     like($env->{SCRIPT_FILENAME} // '', qr{/php/env\.php$}, '... the checked script');
+}
+
+# [the .htaccess (none: undef), status, the log's line]
+for my $c ([undef, 200, qr/^(?!.*AH1073)/s],
+           [qq{AddType text/plain .txt\n}, 200, qr/^(?!.*AH1073)/s],
+           [qq{RewriteEngine On\nRewriteOptions Inherit\n}, 403, qr/AH10735/],
+           [qq{<If "true">\nRewriteEngine On\n}
+            . qq{RewriteRule "/go\$" "unix:$b_sock|fcgi://localhost$b_doc/s.php" [P]\n</If>\n},
+            403, qr/AH10735/]) {
+    my ($text, $status, $log) = @$c;
+    my $what = 'the configuration\'s <Directory> [P], '
+             . (defined $text ? 'with .htaccess ' . ($text =~ s/\n/; /gr) : 'no .htaccess');
+    my $mark = log_mark();
+    my $get = sub { get_env('vf_site_a', '/tenant-admin-proxy/go') };
+    my ($res, $env) = defined $text
+        ? with_htaccess($text, $get, "$doc/tenant-admin-proxy/.htaccess") : $get->();
+    is($res->{status}, $status, "$what: $status") or diag($res->{body});
+    if ($status == 200) {
+        like($env->{SCRIPT_FILENAME} // '', qr{/tenant-admin-proxy/who\.php$},
+             '... the rule\'s script runs');
+    } else {
+        unlike($res->{body}, qr/SCRIPT-RAN|X_UID=\Q$b_uid\E\n/, '... nothing ran');
+    }
+    like(log_since($mark), $log, '... the error log as expected')
+        or diag(log_since($mark));
 }
 
 for my $c (['SCRIPT_FILENAME', "$doc/tenant-late/evil.gif"],

@@ -155,6 +155,8 @@ sub site_a_files {
         ['htdocs/tenant-late/who.php', env_script('tenant-late/who.php')],
         ['htdocs/tenant-late/evil.gif', $evil_gif],
         ['htdocs/tenant-late/code.txt', marker_script('tenant-late/code.txt', 'TXT-', 'RAN')],
+        ['htdocs/tenant-admin-proxy', undef],
+        ['htdocs/tenant-admin-proxy/who.php', env_script('tenant-admin-proxy/who.php')],
         # Tenants opening the status page (t/pools/15-status-htaccess.t).
         ['htdocs/tenant-status', undef],
         ['htdocs/tenant-status/.htaccess', qq{SetHandler vhostfcgi-status\n}],
