@@ -9,6 +9,7 @@
 
 #include "http_core.h"
 #include "http_main.h"
+#include "mod_so.h"
 #include "apr_strings.h"
 #include "apr_lib.h"
 
@@ -390,6 +391,43 @@ static const command_rec vf_cmds[] = {
 };
 
 /* ------------------------------------------------------------------ */
+/* Standing in for mod_proxy_fcgi in <IfModule>                        */
+/* ------------------------------------------------------------------ */
+
+/* Configurations guard their FastCGI handlers with <IfModule
+ * proxy_fcgi_module> (Debian's php8.2-fpm.conf does).  With this module
+ * loaded in mod_proxy_fcgi's place, such a block would be skipped without
+ * a word, and its .php files served as they are: their source.  <IfModule>
+ * asks mod_so which modules are loaded, through this optional function;
+ * ours answers mod_proxy_fcgi's two names with this module and passes
+ * every other question on.  mod_so registers its own again at each
+ * (re)start, before any LoadModule runs, so the chain never goes stale. */
+static APR_OPTIONAL_FN_TYPE(ap_find_loaded_module_symbol) *so_find_symbol;
+
+static module *find_loaded_module_symbol(server_rec *s, const char *name)
+{
+    module *m = so_find_symbol ? so_find_symbol(s, name) : NULL;
+
+    if (!m && (!strcmp(name, "proxy_fcgi_module")
+               || !strcmp(name, "mod_proxy_fcgi.c"))) {
+        return &vhostfcgi_module;
+    }
+    return m;
+}
+
+static void stand_in_for_proxy_fcgi(void)
+{
+    APR_OPTIONAL_FN_TYPE(ap_find_loaded_module_symbol) *f =
+        APR_RETRIEVE_OPTIONAL_FN(ap_find_loaded_module_symbol);
+
+    if (f != find_loaded_module_symbol) {
+        so_find_symbol = f;
+        apr_dynamic_fn_register("ap_find_loaded_module_symbol",
+                                (apr_opt_fn_t *)find_loaded_module_symbol);
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* Startup checks                                                      */
 /* ------------------------------------------------------------------ */
 
@@ -478,6 +516,7 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
 
 static void register_hooks(apr_pool_t *p)
 {
+    stand_in_for_proxy_fcgi();
     ap_hook_pre_config(refuse_proxy_fcgi, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_check_config(check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
