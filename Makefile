@@ -202,6 +202,10 @@ install: $(MOD_SO) $(SPAWN_BIN)
 	        $(DESTDIR)$(SYSCONFDIR)/mods-available/
 	install -m 755 $(SPAWN_BIN) $(DESTDIR)/usr/sbin/vhostfcgi-spawn
 	install -m 644 conf/vhostfcgi-spawn.service $(DESTDIR)/lib/systemd/system/
+	install -d $(DESTDIR)/usr/share/doc/mod-vhostfcgi/examples
+	install -m 644 README.md $(DESTDIR)/usr/share/doc/mod-vhostfcgi/
+	install -m 644 conf/pools.conf conf/vhosts.conf \
+	        $(DESTDIR)/usr/share/doc/mod-vhostfcgi/examples/
 
 clean:
 	rm -rf .libs build *.la $(foreach d,module proto poolsfile,$(d)/.libs \

@@ -199,6 +199,24 @@ static int report_deferred_errors(apr_pool_t *pconf)
     return errs && errs->nelts ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }
 
+const char *vf_comment_hint(const char *arg)
+{
+    return arg[0] == '#' ? " (httpd takes comments on lines of their own "
+                           "only)" : "";
+}
+
+/* Our directives' errors: reported once parsing is over, as one line
+ * "FILE:LINE: message" (httpd's own syntax-error report takes two).  None
+ * of our directives is allowed in .htaccess, where an error must be
+ * returned at once. */
+static const char *config_error(cmd_parms *cmd, const char *err)
+{
+    if (err) {
+        defer_error(cmd, err);
+    }
+    return NULL;
+}
+
 static const char *set_pool(cmd_parms *cmd, void *dcv, int argc,
                             char *const argv[])
 {
@@ -206,17 +224,13 @@ static const char *set_pool(cmd_parms *cmd, void *dcv, int argc,
     const char *err;
 
     if (argc < 1) {
-        return "VhostFcgiPool needs a pool name, a URL or none";
+        return config_error(cmd, "VhostFcgiPool needs a pool name, a URL "
+                                 "or none");
     }
     dc->pool_set = 1;
     err = vf_pool_define(cmd, argv[0], argc - 1,
                          (const char *const *)argv + 1, &dc->pool);
-    if (err) {
-        /* Reported by check_config as one line, "FILE:LINE: message"
-         * (httpd's own syntax-error report takes two). */
-        defer_error(cmd, err);
-    }
-    return NULL;
+    return config_error(cmd, err);
 }
 
 static const char *add_extension(cmd_parms *cmd, void *dcv, const char *arg)
@@ -224,8 +238,9 @@ static const char *add_extension(cmd_parms *cmd, void *dcv, const char *arg)
     vf_dir_conf *dc = dcv;
 
     if (arg[0] != '.' || !arg[1] || ap_strchr_c(arg, '/')) {
-        return apr_psprintf(cmd->pool, "VhostFcgiExtensions: '%s' is not "
-                            "an extension such as .php", arg);
+        return config_error(cmd, apr_psprintf(cmd->pool,
+                            "VhostFcgiExtensions: '%s' is not an extension "
+                            "such as .php%s", arg, vf_comment_hint(arg)));
     }
     if (!dc->extensions) {
         dc->extensions = apr_array_make(cmd->pool, 2, sizeof(const char *));
@@ -246,7 +261,6 @@ static const char *set_script_owner(cmd_parms *cmd, void *dcv,
 {
     vf_dir_conf *dc = dcv;
 
-    (void)cmd;
     if (!strcasecmp(arg, "any")) {
         dc->script_owner = VF_OWNER_ANY;
     }
@@ -254,7 +268,9 @@ static const char *set_script_owner(cmd_parms *cmd, void *dcv,
         dc->script_owner = VF_OWNER_POOL;
     }
     else {
-        return "VhostFcgiScriptOwner takes any or pool";
+        return config_error(cmd, apr_psprintf(cmd->pool,
+                            "VhostFcgiScriptOwner takes any or pool, not "
+                            "'%s'", arg));
     }
     return NULL;
 }
@@ -266,7 +282,7 @@ static const char *set_pools_file(cmd_parms *cmd, void *dcv, const char *arg)
 
     (void)dcv;
     if (err) {
-        return err;
+        return config_error(cmd, err);
     }
     sc->pools_file = ap_server_root_relative(cmd->pool, arg);
     sc->pools_file_where = apr_psprintf(cmd->pool, "%s:%d",
@@ -284,13 +300,21 @@ static const char *set_spawner(cmd_parms *cmd, void *dcv, int argc,
 
     (void)dcv;
     if (err) {
-        return err;
+        return config_error(cmd, err);
     }
     if (argc < 1 || argv[0][0] != '/') {
-        return "VhostFcgiSpawner needs the spawner's absolute path";
+        return config_error(cmd, "VhostFcgiSpawner needs the spawner's "
+                                 "absolute path");
     }
     sc->spawner_argv = apr_array_make(cmd->pool, argc, sizeof(char *));
     for (i = 0; i < argc; i++) {
+        /* An argument the spawner does not take makes it exit at once,
+         * and httpd would restart it every few seconds, for ever. */
+        if (argv[i][0] == '#') {
+            return config_error(cmd, apr_psprintf(cmd->pool,
+                                "VhostFcgiSpawner: '%s' is no argument%s",
+                                argv[i], vf_comment_hint(argv[i])));
+        }
         APR_ARRAY_PUSH(sc->spawner_argv, const char *) = argv[i];
     }
     sc->spawner_where = apr_psprintf(cmd->pool, "%s:%d",
@@ -338,7 +362,8 @@ static const char *set_max_inflight(cmd_parms *cmd, void *dcv, int argc,
         }
         if (why) {
             defer_error(cmd, apr_psprintf(cmd->pool, "VhostFcgiMaxInFlight: "
-                        "bad option '%s' (%s)", argv[i], why));
+                        "bad option '%s' (%s)%s", argv[i], why,
+                        vf_comment_hint(argv[i])));
             return NULL;
         }
     }
@@ -352,7 +377,7 @@ static const char *set_health_check(cmd_parms *cmd, void *dcv, int argc,
                                     char *const argv[])
 {
     (void)dcv;
-    return vf_health_directive(cmd, argc, argv);
+    return config_error(cmd, vf_health_directive(cmd, argc, argv));
 }
 
 static const command_rec vf_cmds[] = {

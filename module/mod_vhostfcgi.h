@@ -104,6 +104,10 @@ vf_server_conf *vf_server_conf_get(server_rec *s);
  * empty), min..max.  0 and *out set, or -1. */
 int vf_parse_number(const char *s, long min, long max, long *out);
 
+/* For a directive's error about arg: a hint when arg starts with '#'
+ * (httpd has no comment after a directive), else "". */
+const char *vf_comment_hint(const char *arg);
+
 /* ------------------------------------------------------------------ */
 /* vf_pool.c - pools                                                   */
 /* ------------------------------------------------------------------ */

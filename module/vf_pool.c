@@ -166,7 +166,8 @@ static const char *parse_options(cmd_parms *cmd, vf_pool *pool, int nopts,
         if (!eq || vf_parse_number(eq + 1, 0, 100000, &v)) {
             return apr_psprintf(cmd->pool, "VhostFcgiPool: bad option "
                                 "'%s' (expected max=N, idle=N or "
-                                "idle_timeout=SECONDS)", opts[i]);
+                                "idle_timeout=SECONDS)%s", opts[i],
+                                vf_comment_hint(opts[i]));
         }
         if (!strncmp(opts[i], "max=", 4)) {
             pool->max_conns = (int)v;

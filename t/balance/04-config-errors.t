@@ -120,8 +120,8 @@ for my $case (@bad) {
         isnt($rc, 0, 'apache2 -t exits non-zero');
         like($out, qr/not allowed in <VirtualHost>|cannot occur within/i,
              'says it belongs in the server configuration');
-        like($out, qr/line \Q$line\E of \Q$path\E/,
-             "names $path line $line");
+        like($out, qr/\Q$path\E:\Q$line\E: /,
+             "names $path:$line, in one line");
     };
 }
 

@@ -115,6 +115,23 @@ my @cases = (
     ['inflight_huge_max', undef,
      ['VhostFcgiMaxInFlight 99999999999 <<'],
      [qr{99999999999}, qr{1\.\.100000}]],
+    # The rest of the module's directives answer in one line too.
+    ['script_owner', undef,
+     ['VhostFcgiScriptOwner nobody <<'],
+     [qr{VhostFcgiScriptOwner takes any or pool, not 'nobody'}]],
+    ['extension', undef,
+     ['VhostFcgiExtensions php <<'],
+     [qr{VhostFcgiExtensions: 'php' is not an extension}]],
+    # httpd has no comment after a directive.  These words reached the
+    # spawner as arguments: "apache2 -t" said Syntax OK, the spawner
+    # exited with a usage error, and httpd restarted it every 2 s.
+    ['spawner_comment', $good_pools,
+     ['VhostFcgiPoolsFile "POOLS"',
+      'VhostFcgiSpawner /usr/sbin/vhostfcgi-spawn # httpd runs it <<'],
+     [qr{VhostFcgiSpawner: '#' is no argument}, qr{comments on lines of their own}]],
+    ['pool_comment', undef,
+     ['VhostFcgiPool unix:/run/x.sock # the site <<'],
+     [qr{bad option '#'}, qr{comments on lines of their own}]],
 );
 plan tests => 5 * @cases;
 
