@@ -123,26 +123,23 @@ static void client_body_failed(vf_xstate *xs, apr_status_t rv)
 /* The backend closed or reset a connection that had served a request
  * before, without answering this one: most likely it was recycled
  * (max_requests, reload) just before.  Retried on a new connection when
- * nothing of the request is lost and running it twice cannot hurt.  A
- * failed write, or a reset (the backend closed with bytes of ours
- * unread), says the request did not get in.  A plain close after the
- * whole request went out says the backend read all of it, and may have
- * run it (a script that died without output, a worker killed at
- * request_terminate_timeout): then only a method safe to repeat is
- * retried, as nginx does.  (php-fpm recycling a worker drains what it was
- * sent and then closes: a pool never puts a request of another method on
- * a kept connection (vf_serve.c); a drop-in with enablereuse=on may.) */
+ * nothing of the request is lost and running it twice cannot hurt: a
+ * method safe to repeat, as nginx does.  Neither a close nor a reset says
+ * the request did not run: a worker killed at request_terminate_timeout,
+ * or a script that died, resets the connection when part of the request
+ * (STDIN, which PHP reads lazily) is still unread.  So other methods
+ * never ride on a kept connection (vf_serve.c, vf_proxy.c); this is the
+ * check behind that rule. */
 static int stale(vf_xstate *xs, apr_status_t rv)
 {
     if (!xs->x->reused || xs->got_bytes || xs->client_read) {
         return 0;
     }
-    if (APR_STATUS_IS_EOF(rv) && !vf_repeatable(xs->r)) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, xs->r, APLOGNO(10722)
-                      "FastCGI backend %s closed a reused connection after "
-                      "reading the request, without answering; not retried: "
-                      "%s is not safe to run twice", backend_name(xs),
-                      xs->r->method);
+    if (!vf_repeatable(xs->r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, xs->r, APLOGNO(10722)
+                      "FastCGI backend %s closed a reused connection "
+                      "without answering; not retried: %s is not safe to "
+                      "run twice", backend_name(xs), xs->r->method);
         return 0;
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, xs->r, APLOGNO(10641)

@@ -112,11 +112,21 @@ static int vf_canon(request_rec *r, char *url)
 /* ------------------------------------------------------------------ */
 
 /* Returns OK with *reused set, or 503.  A pooled socket the backend closed
- * while idle is noticed and dropped by ap_proxy_check_connection. */
+ * while idle is noticed and dropped by ap_proxy_check_connection.  With
+ * fresh set, a pooled socket is closed and a new one opened: a kept
+ * connection may be closing (a worker recycled just now), and a request
+ * that met the close could only be sent again, which one that must not
+ * run twice (POST, ...) or whose body cannot be read twice never is.
+ * A new connection is served by a worker that took it from its listen
+ * queue, before any recycling (as the pools do, vf_serve.c). */
 static int connect_backend(request_rec *r, proxy_conn_rec *backend,
-                           proxy_worker *worker, int *reused)
+                           proxy_worker *worker, int fresh, int *reused)
 {
     *reused = 0;
+    if (fresh && backend->sock) {
+        /* Shut down, the socket fails the check below. */
+        apr_socket_shutdown(backend->sock, APR_SHUTDOWN_READWRITE);
+    }
     if (ap_proxy_check_connection(VF_SCHEME, backend, r->server, 0,
                                   PROXY_CHECK_CONN_EMPTY) == APR_SUCCESS) {
         *reused = 1;
@@ -140,10 +150,11 @@ static int exchange(request_rec *r, proxy_conn_rec *backend,
                     vf_exchange *x, vf_outcome *outcome)
 {
     int status, attempt;
+    int fresh = !vf_repeatable(r) || !x->body->complete;
 
     for (attempt = 0; attempt < 2; attempt++) {
-        if ((status = connect_backend(r, backend, worker, &x->reused))
-            != OK) {
+        if ((status = connect_backend(r, backend, worker, fresh,
+                                      &x->reused)) != OK) {
             return status;
         }
         x->r = r;

@@ -1080,6 +1080,19 @@ static enum outcome sc_close_now(struct conn *c, struct request *r)
     return CLOSE;
 }
 
+/* A worker killed while its script ran, before it read STDIN (which PHP
+ * reads lazily): the peer sees a reset, not an orderly close (on TCP
+ * always, by SO_LINGER 0; on a Unix socket when bytes are still unread). */
+static enum outcome sc_reset_early(struct conn *c, struct request *r)
+{
+    struct linger lg = { 1, 0 };
+
+    (void)r;
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    c->peer_closed = 1;     /* conn_close(): no FIN first, no wait */
+    return CLOSE;
+}
+
 static enum outcome sc_silent(struct conn *c, struct request *r)
 {
     /* Hold the connection open without a word (until the peer gives up). */
@@ -1203,6 +1216,8 @@ static const struct scenario scenarios[] = {
     { "close-headers", sc_close_headers, "closes in the middle of the headers" },
     { "close-body",    sc_close_body,   "1000 body bytes, closes without END_REQUEST" },
     { "close-now",     sc_close_now,    "closes without a byte" },
+    { "reset-early",   sc_reset_early,
+      "resets the connection as soon as PARAMS end, STDIN unread" },
     { "silent",        sc_silent,       "never answers, holds the connection ?ms=600000" },
     { "overloaded",    sc_overloaded,   "END_REQUEST FCGI_OVERLOADED only" },
     { "unknown-role",  sc_unknown_role, "END_REQUEST FCGI_UNKNOWN_ROLE only" },
@@ -1425,6 +1440,8 @@ static enum outcome handle_record(struct conn *c, struct request *r,
                     && once_claim(r))
                     r->overload_at = (unsigned long long)
                         opt_num(r, "after", 100000, 1, 1LL << 40);
+                if (pick_scenario(r)->run == sc_reset_early)
+                    return sc_reset_early(c, r);
                 if (pick_scenario(r)->run == sc_answer_early) {
                     if (sc_answer_early(c, r) == CLOSE)
                         return request_done(c, r, CLOSE);

@@ -10,10 +10,14 @@
 #    (methods safe to run twice are, as nginx does; AH10641 at debug
 #    level), so the backend starts it twice.
 #  - Through mod_proxy's own connections (ProxyPass ... enablereuse=on,
-#    served by this module as mod_proxy_fcgi's replacement), mod_proxy
-#    puts any request on a kept connection: there a POST meets the close, is
-#    not retried (AH10722), gets 502 and was started once; a GET is
-#    retried as through a pool.
+#    served by this module as mod_proxy_fcgi's replacement) the same: a
+#    POST's kept connection is closed and a new one opened (it met the
+#    close and was not retried, AH10722, before); a GET is retried as
+#    through a pool.
+#  - A reset is no better proof than a close: a worker killed while its
+#    script ran, STDIN unread, resets the connection (reset-early, over
+#    TCP).  A POST there was retried and ran twice; now it is started
+#    once, and a GET is retried.
 #
 # vf_reuse_mb: fcgi-misbehave as a URL pool (max=4) that keeps its
 # connections.  On one
@@ -44,23 +48,33 @@ my @cases = (
     ['vf_reuse_mb', 'GET',  '/mbh/close-now.php',      2,
      qr/AH10641: FastCGI backend \S+ closed a reused connection before answering; the request can be retried/,
      qr/AH10722/],
-    ['vf_reuse_mb_dropin', 'POST', '/mbh/close-now.php', 1,
-     qr/AH10722: FastCGI backend \S+ closed a reused connection after reading the request, without answering; not retried: POST is not safe to run twice/,
-     qr/AH10641/],
+    ['vf_reuse_mb_dropin', 'POST', '/mbh/close-now.php', 1, $closed,
+     qr/AH1064[1]|AH10722/],
     ['vf_reuse_mb_dropin', 'GET', '/mbh/close-now.php', 2,
+     qr/AH10641: FastCGI backend \S+ closed a reused connection before answering; the request can be retried/,
+     qr/AH10722/],
+    ['vf_reuse_mbtcp_dropin', 'POST', '/mbh/reset-early.php', 1,
+     qr/AH10640: FastCGI backend \S+ /, qr/AH1064[1]|AH10722/],
+    ['vf_reuse_mbtcp_dropin', 'GET', '/mbh/reset-early.php', 2,
      qr/AH10641: FastCGI backend \S+ closed a reused connection before answering; the request can be retried/,
      qr/AH10722/],
 );
 plan tests => 5 * @cases;
 
+# BEGIN_REQUEST records the backend received: the Unix instance's, or the
+# TCP one's (vf_reuse_mbtcp_dropin).
+my $vhost_now;
 sub begun {
-    my ($res, $s) = get_env('vf_reuse_mb', '/mbh/stats.php');
+    my $via = ($vhost_now // '') eq 'vf_reuse_mbtcp_dropin'
+            ? 'vf_reuse_mbtcp_dropin' : 'vf_reuse_mb';
+    my ($res, $s) = get_env($via, '/mbh/stats.php');
     return $res->{status} == 200 ? $s->{begun} : undef;
 }
 
 for my $case (@cases) {
     my ($vhost, $method, $path, $times, $log_re, $not_re) = @$case;
     my $what = "$vhost: $method $path after a GET on the same client connection";
+    $vhost_now = $vhost;
     my $sock = raw_connect($vhost);
 
     my $warm = send_request($sock, 'GET', '/mbh/hello.php', timeout => 30);
