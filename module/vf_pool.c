@@ -139,7 +139,13 @@ static const char *parse_target(cmd_parms *cmd, vf_pool *pool,
         }
         pool->kind = VF_POOL_BALANCER;
         pool->proxy_handler = apr_pstrcat(p, "proxy:", arg, NULL);
-        *key = arg;
+        /* A <VirtualHost> may define a balancer of its own under a name
+         * another one uses too: mod_proxy keeps them apart, so must the
+         * pools (their in-flight counts).  Vhosts that share the main
+         * server's balancer share a count where VhostFcgiPool is given
+         * once, in the main server. */
+        *key = cmd->server->is_virtual
+               ? apr_psprintf(p, "%pp %s", cmd->server, arg) : arg;
     }
     else if (valid_pool_name(arg)) {
         pool->kind = VF_POOL_NAMED;

@@ -11,7 +11,9 @@
 #     runs: a CGI local redirect to a script, ProxyErrorOverride's
 #     ErrorDocument script (404), and the ErrorDocument script of a 502
 #     (a Status out of range), which runs while the failed request keeps
-#     its place.
+#     its place;
+#   - another vhost's own balancer of the same name is another pool: two
+#     slow requests there leave this vhost's place free (they took it).
 use strict;
 use warnings FATAL => 'all';
 
@@ -21,7 +23,7 @@ use VhostFcgi::Test qw(:all);
 use VhostFcgi::Pools qw(pools_skip_reason);
 
 if (my $why = pools_skip_reason()) { plan skip_all => $why }
-plan tests => 14;
+plan tests => 16;
 
 my $vhost = 'vf_admit_balancer';
 my $path = '/reuse/sleep.php?ms=2000';
@@ -67,3 +69,21 @@ like($res->{body} // '', qr/^ERRDOC-RAN$/m, '502: the ErrorDocument script ran')
 
 @seq = map { raw_request($vhost, 'GET', '/admit/new.php', timeout => 20)->{status} } 1 .. 3;
 is("@seq", '200 200 200', 'and still: requests one after another all 200');
+
+# Two slow requests on vf_admit_balancer2's own balancer://admit, then one
+# here: admitted.
+{
+    my @other;
+    for (1 .. 2) {
+        my $sock = raw_connect('vf_admit_balancer2');
+        syswrite $sock, "GET $path HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+        push @other, { sock => $sock, sent => time };
+    }
+    sleep 0.5;
+    my $res = raw_request($vhost, 'GET', '/admit/new.php', timeout => 20);
+    is($res->{status}, 200, "another vhost's balancer of the same name busy: this one still admits (200)")
+        or diag($res->{body});
+    read_held(\@other);
+    is(scalar(grep { ($_->{res}{status} // 0) == 200 } @other), 2,
+       "... and the other vhost's two requests were served");
+}
