@@ -18,6 +18,8 @@
 #include "apr_strings.h"
 #include "apr_file_io.h"
 
+#include <errno.h>              /* EDQUOT */
+
 #define VF_BODY_MEM_MAX     (64 * 1024)
 #define VF_BODY_READ_CHUNK  (64 * 1024)
 
@@ -60,10 +62,17 @@ static int prefetch(request_rec *r, vf_body *b, apr_off_t max,
     return OK;
 }
 
+/* A full disk is the body's size against this server's room, not a fault
+ * of the backend: 507, not 500, which would also make mod_proxy take a
+ * balancer member out of the rotation for its retry= (any client could do
+ * that with a big chunked upload). */
 static int spool_fail(request_rec *r, apr_status_t rv, const char *what)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, APLOGNO(10611)
                   "FastCGI: spooling the request body: %s", what);
+    if (APR_STATUS_IS_ENOSPC(rv) || rv == APR_FROM_OS_ERROR(EDQUOT)) {
+        return HTTP_INSUFFICIENT_STORAGE;
+    }
     return HTTP_INTERNAL_SERVER_ERROR;
 }
 
