@@ -181,8 +181,13 @@ static int owner_allowed(request_rec *r, const vf_dir_conf *dc,
     if (!(r->finfo.valid & APR_FINFO_OWNER)) {
         apr_finfo_t fi;
 
-        if (apr_stat(&fi, r->filename, APR_FINFO_OWNER, r->pool)
-            != APR_SUCCESS) {
+        apr_status_t rv = apr_stat(&fi, r->filename, APR_FINFO_OWNER,
+                                   r->pool);
+
+        if (rv != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, APLOGNO(10738)
+                          "VhostFcgiScriptOwner pool: cannot see who owns "
+                          "%s; refused", r->filename);
             return 0;
         }
         r->finfo.user = fi.user;
@@ -508,6 +513,11 @@ static int vf_fixups(request_rec *r)
     }
     if (!check && (status = check_url(r, dc, overridden)) != OK) {
         return status;
+    }
+    /* Whose script it is matters with the check off too (the file must
+     * then be on this host to say). */
+    if (!check && !owner_allowed(r, dc, dc->pool)) {
+        return HTTP_FORBIDDEN;
     }
     return route_to_pool(r, dc->pool);
 }

@@ -3,7 +3,8 @@
 # another site's (foreign.php, root:vf-site-b) is refused with 403 and never
 # reaches php-fpm; the site's own scripts (group vf-site-a, or owned by
 # vf-php-a) run.  Without the directive (vf_site_a) the same file is sent
-# to the pool.
+# to the pool.  With VhostFcgiCheckScript Off (owner-off/) the owner is
+# checked all the same (it was not: foreign.php was sent to the pool).
 use strict;
 use warnings FATAL => 'all';
 
@@ -12,7 +13,7 @@ use VhostFcgi::Test qw(:all);
 use VhostFcgi::Pools qw(:all);
 
 if (my $why = isolation_skip_reason()) { plan skip_all => $why }
-plan tests => 4 + 2 + 2 + 3;
+plan tests => 4 + 2 + 2 + 3 + 4;
 
 my $doc = site_doc('a');
 my @st = stat "$doc/foreign.php";
@@ -43,3 +44,15 @@ my @hits = access_lines_for($log, '/foreign.php');
 is(scalar @hits, 1, 'only the request without VhostFcgiScriptOwner pool reached php-fpm')
     or diag(join "\n", @hits);
 ok(!marker_ran($r4, 'FOREIGN-RAN'), "without it, site A's PHP still cannot run site B's file ($r4->{status})");
+
+{
+    my $lmark = log_mark();
+    my $res = raw_request('vf_site_a_owner', 'GET', '/owner-off/foreign.php');
+    is($res->{status}, 403, 'CheckScript Off: a script of another site\'s group: 403');
+    ok(!marker_ran($res, 'FOREIGN-RAN'), 'CheckScript Off: it did not run');
+    like(log_wait_for($lmark, qr/AH10681: .*owner-off\/foreign\.php/, 3) // '',
+         qr/AH10681/, 'CheckScript Off: the refusal is logged');
+    my $own = raw_request('vf_site_a_owner', 'GET', '/owner-off/own.php');
+    ok(marker_ran($own, 'OWN-RAN'), 'CheckScript Off: the site\'s own script runs')
+        or diag("$own->{status} $own->{body}");
+}

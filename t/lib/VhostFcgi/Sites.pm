@@ -117,6 +117,10 @@ sub site_a_files {
         } qw(idx-php-first idx-html-first)),
         (map { ["htdocs/$_", undef] } qw(links-nofollow links-ownermatch links-follow)),
         ['htdocs/foreign.php', marker_script('foreign.php', 'FOREIGN-', 'RAN'), 0640, 'other-group'],
+        # VhostFcgiScriptOwner pool with VhostFcgiCheckScript Off (t/pools/09).
+        ['htdocs/owner-off', undef],
+        ['htdocs/owner-off/foreign.php', marker_script('owner-off/foreign.php', 'FOREIGN-', 'RAN'), 0640, 'other-group'],
+        ['htdocs/owner-off/own.php', marker_script('owner-off/own.php', 'OWN-', 'RAN')],
         ['htdocs/tenant', undef],
         ['htdocs/tenant/.htaccess',
          qq{SetEnv PHP_ADMIN_VALUE "memory_limit=7M"\nSetEnv PHP_VALUE "precision=3"\n}],
