@@ -27,25 +27,56 @@
 #include "apr_strings.h"
 
 #include <errno.h>
+#include <math.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #define VF_HC_WATCHDOG  "_vhostfcgi_health_"
 #define VF_HC_TICK      apr_time_from_msec(100)
+/* Shortest interval=: checks start on a watchdog tick, so a shorter one
+ * would not be kept. */
+#define VF_HC_MIN_INTERVAL  VF_HC_TICK
+/* Shortest timeout=: a connect and a FastCGI round trip need some. */
+#define VF_HC_MIN_TIMEOUT   apr_time_from_msec(1)
 
 /* ------------------------------------------------------------------ */
 /* Configuration                                                       */
 /* ------------------------------------------------------------------ */
 
+/* t as seconds, "0.5", "2", "0.001": APR's %g would print ".5". */
+static const char *seconds_text(apr_pool_t *p, apr_interval_time_t t)
+{
+    char *text = apr_psprintf(p, "%" APR_TIME_T_FMT ".%06" APR_TIME_T_FMT,
+                              apr_time_sec(t), apr_time_usec(t));
+    char *end = text + strlen(text) - 1;
+
+    while (*end == '0') {
+        *end-- = '\0';
+    }
+    if (*end == '.') {
+        *end = '\0';
+    }
+    return text;
+}
+
+/*
+ * Seconds, min..3600.  isfinite: strtod reads "nan", which every
+ * comparison lets through.  The minimums are the caller's: a timeout that
+ * rounds to 0 us would make the check's socket non-blocking and fail
+ * every member, whatever its health.
+ */
 static const char *parse_seconds(apr_pool_t *p, const char *opt,
-                                 const char *val, apr_interval_time_t *out)
+                                 const char *val, apr_interval_time_t min,
+                                 apr_interval_time_t *out)
 {
     char *end;
     double v = strtod(val, &end);
 
-    if (end == val || *end || v <= 0 || v > 3600) {
+    if (end == val || *end || !isfinite(v)
+        || v * APR_USEC_PER_SEC < min || v > 3600) {
         return apr_psprintf(p, "VhostFcgiHealthCheck: %s must be a number "
-                            "of seconds above 0 (got '%s')", opt, val);
+                            "of seconds from %s to 3600 (got '%s')", opt,
+                            seconds_text(p, min), val);
     }
     *out = (apr_interval_time_t)(v * APR_USEC_PER_SEC);
     return NULL;
@@ -100,10 +131,12 @@ static const char *parse_option(cmd_parms *cmd, vf_health_conf *hc,
         return NULL;
     }
     if (klen == 8 && !strncmp(opt, "interval", 8)) {
-        return parse_seconds(cmd->pool, "interval", val, &hc->interval);
+        return parse_seconds(cmd->pool, "interval", val, VF_HC_MIN_INTERVAL,
+                             &hc->interval);
     }
     if (klen == 7 && !strncmp(opt, "timeout", 7)) {
-        return parse_seconds(cmd->pool, "timeout", val, &hc->timeout);
+        return parse_seconds(cmd->pool, "timeout", val, VF_HC_MIN_TIMEOUT,
+                             &hc->timeout);
     }
     if (klen == 5 && !strncmp(opt, "fails", 5)) {
         return parse_count(cmd->pool, "fails", val, &hc->fails);

@@ -54,7 +54,10 @@ for my $hc ('VhostFcgiHealthCheck balancer://php',
             . 'timeout=0.5 fails=2 passes=2',
             'VhostFcgiHealthCheck balancer://php path=values interval=0.5 '
             . 'timeout=0.2 fails=1 passes=100',
-            'VhostFcgiHealthCheck balancer://php path=/fpm-ping interval=5') {
+            'VhostFcgiHealthCheck balancer://php path=/fpm-ping interval=5',
+            # The shortest of each.
+            'VhostFcgiHealthCheck balancer://php interval=0.1 '
+            . 'timeout=0.001') {
     my ($path) = conf_with(hc => $hc);
     my ($rc, $out) = config_test($path);
     is($rc, 0, "accepted: $hc") or diag($out);
@@ -62,10 +65,30 @@ for my $hc ('VhostFcgiHealthCheck balancer://php',
 
 my @bad = (
     [ 'interval=0', 'VhostFcgiHealthCheck balancer://php interval=0',
-      qr/interval must be a number of seconds above 0/ ],
+      qr/interval must be a number of seconds from 0\.1 to 3600 \(got '0'\)/ ],
     [ 'interval not a number',
       'VhostFcgiHealthCheck balancer://php interval=5s',
       qr/interval must be a number of seconds/ ],
+    # Regression: nan passed every comparison, and a timeout under 1 us
+    # became 0 (a non-blocking socket: every check failed, every member
+    # was taken out); timeouts and intervals under a millisecond passed.
+    [ 'timeout=nan', 'VhostFcgiHealthCheck balancer://php timeout=nan',
+      qr/timeout must be a number of seconds from 0\.001 to 3600 \(got 'nan'\)/ ],
+    [ 'interval=nan', 'VhostFcgiHealthCheck balancer://php interval=nan',
+      qr/interval must be a number of seconds from 0\.1 to 3600 \(got 'nan'\)/ ],
+    [ 'timeout=inf', 'VhostFcgiHealthCheck balancer://php timeout=inf',
+      qr/timeout must be a number of seconds from 0\.001 to 3600 \(got 'inf'\)/ ],
+    [ 'timeout=1e-9', 'VhostFcgiHealthCheck balancer://php timeout=1e-9',
+      qr/timeout must be a number of seconds from 0\.001 to 3600 \(got '1e-9'\)/ ],
+    [ 'timeout under 1 ms',
+      'VhostFcgiHealthCheck balancer://php interval=1 timeout=0.0009',
+      qr/timeout must be a number of seconds from 0\.001 to 3600/ ],
+    [ 'interval=1e-3 timeout=1e-4',
+      'VhostFcgiHealthCheck balancer://php interval=1e-3 timeout=1e-4',
+      qr/interval must be a number of seconds from 0\.1 to 3600 \(got '1e-3'\)/ ],
+    [ 'interval under the 100 ms watchdog tick',
+      'VhostFcgiHealthCheck balancer://php interval=0.05 timeout=0.01',
+      qr/interval must be a number of seconds from 0\.1 to 3600/ ],
     [ 'path without a slash',
       'VhostFcgiHealthCheck balancer://php path=ping',
       qr/path must be 'values' or a URL path/ ],
