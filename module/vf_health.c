@@ -360,10 +360,14 @@ typedef struct {
     server_rec *s;
 } vf_health_run;
 
+/* The log names a member by its whole URL: hs->name (name_ex) is only the
+ * fcgi://host part of unix:/path|fcgi://host, which names no socket. */
 static void record(const vf_health_conf *hc, proxy_worker *w,
-                   vf_health_shared *hs, const char *why, server_rec *s)
+                   vf_health_shared *hs, const char *why, server_rec *s,
+                   apr_pool_t *p)
 {
     int was_failed = PROXY_WORKER_IS_HCFAILED(w) != 0;
+    const char *name = ap_proxy_worker_name(p, w);
 
     hs->last_check = apr_time_now();
     hs->checks++;
@@ -376,7 +380,7 @@ static void record(const vf_health_conf *hc, proxy_worker *w,
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(10710)
                          "VhostFcgiHealthCheck: %s member %s taken out "
                          "after %d failed checks: %s", hc->balancer,
-                         hs->name, hs->fails_in_row, why);
+                         name, hs->fails_in_row, why);
         }
         return;
     }
@@ -387,7 +391,7 @@ static void record(const vf_health_conf *hc, proxy_worker *w,
         ap_proxy_set_wstatus(PROXY_WORKER_IN_ERROR_FLAG, 0, w);
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10711)
                      "VhostFcgiHealthCheck: %s member %s back after %d "
-                     "good checks", hc->balancer, hs->name,
+                     "good checks", hc->balancer, name,
                      hs->passes_in_row);
     }
 }
@@ -421,7 +425,7 @@ static apr_status_t watchdog_tick(int state, void *data, apr_pool_t *ptemp)
             }
             hs->next_check = now + hc->interval;
             record(hc, members[m], hs, check_member(hc, members[m], ptemp),
-                   run->s);
+                   run->s, ptemp);
         }
     }
     return APR_SUCCESS;

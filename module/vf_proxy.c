@@ -142,6 +142,20 @@ static int connect_backend(request_rec *r, proxy_conn_rec *backend,
     return OK;
 }
 
+/* The backend as the log names it, fcgi://host:port or unix:/path: its
+ * host alone cannot tell two members on one host apart.  From the
+ * connection, not the worker: a drop-in SetHandler's is the generic
+ * "proxy:reverse". */
+static const char *backend_url(apr_pool_t *p, const proxy_conn_rec *backend)
+{
+    if (backend->uds_path) {
+        return apr_pstrcat(p, "unix:", backend->uds_path, NULL);
+    }
+    return apr_psprintf(p, ap_strchr_c(backend->hostname, ':')
+                           ? "fcgi://[%s]:%u" : "fcgi://%s:%u",
+                        backend->hostname, (unsigned)backend->port);
+}
+
 /* Step 4: the exchange, once more on a fresh connection if a reused one
  * turned out closed before anything of the request was used.  Returns OK
  * with *outcome set, or the status of a connect that failed. */
@@ -159,7 +173,7 @@ static int exchange(request_rec *r, proxy_conn_rec *backend,
         }
         x->r = r;
         x->sock = backend->sock;
-        x->backend = backend->hostname;
+        x->backend = backend_url(r->pool, backend);
         x->keep_conn = !backend->close;
         x->timeout = worker->s->timeout_set ? worker->s->timeout
                      : conf->timeout_set ? conf->timeout
@@ -209,7 +223,7 @@ static int settle(request_rec *r, proxy_conn_rec *backend,
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10724)
                       "FastCGI backend %s: the request body was partly "
                       "sent, so the request is not sent to another member; "
-                      "502", backend->hostname);
+                      "502", backend_url(r->pool, backend));
         status = HTTP_BAD_GATEWAY;
     }
     return status;
