@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <math.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #define VF_HC_WATCHDOG  "_vhostfcgi_health_"
@@ -193,36 +194,116 @@ const char *vf_health_directive(cmd_parms *cmd, int argc,
 /* One check                                                           */
 /* ------------------------------------------------------------------ */
 
-static apr_status_t member_connect(proxy_worker *w, apr_interval_time_t to,
-                                   apr_pool_t *p, apr_socket_t **sock)
+/*
+ * The whole check (connect, send, read) gets the timeout, as one deadline:
+ * a backend that trickles its answer a byte at a time, each in time, is no
+ * healthier than a silent one, and would otherwise hold the one thread
+ * that checks every member of every balancer.
+ */
+
+/* Time left before deadline; 0 once it has passed. */
+static apr_interval_time_t time_left(apr_time_t deadline)
 {
-    apr_sockaddr_t *sa;
+    apr_time_t now = apr_time_now();
+
+    return now < deadline ? deadline - now : 0;
+}
+
+/*
+ * A connect to a Unix socket whose listen queue is full waits in the
+ * kernel until the backend accepts; made non-blocking it fails at once
+ * with EAGAIN instead of EINPROGRESS, so there is nothing to poll for.
+ * So the connect blocks, with SO_SNDTIMEO as its bound (the kernel's
+ * wait for room in the queue honours it): EAGAIN when the queue stayed
+ * full until the deadline.
+ */
+static apr_status_t connect_unix(proxy_worker *w, apr_time_t deadline,
+                                 apr_pool_t *p, apr_socket_t **sock)
+{
+    struct sockaddr_un un;
+    struct timeval tv;
+    apr_interval_time_t left;
+    apr_os_sock_t fd;
     apr_status_t rv;
+    int ret;
 
-    if (w->s->uds_path[0]) {
-        struct sockaddr_un un;
-        apr_os_sock_t fd;
-
-        if ((rv = apr_socket_create(sock, APR_UNIX, SOCK_STREAM, 0, p))) {
-            return rv;
+    if ((rv = apr_socket_create(sock, APR_UNIX, SOCK_STREAM, 0, p))) {
+        return rv;
+    }
+    memset(&un, 0, sizeof(un));
+    un.sun_family = AF_UNIX;
+    apr_cpystrn(un.sun_path, w->s->uds_path, sizeof(un.sun_path));
+    apr_os_sock_get(&fd, *sock);
+    do {
+        /* left > 0, so tv is never {0, 0}, which would mean no bound. */
+        if (!(left = time_left(deadline))) {
+            return APR_TIMEUP;
         }
-        memset(&un, 0, sizeof(un));
-        un.sun_family = AF_UNIX;
-        apr_cpystrn(un.sun_path, w->s->uds_path, sizeof(un.sun_path));
-        apr_os_sock_get(&fd, *sock);
-        if (connect(fd, (struct sockaddr *)&un, sizeof(un)) < 0) {
+        tv.tv_sec = apr_time_sec(left);
+        tv.tv_usec = apr_time_usec(left);
+        if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
             return errno;
         }
-        return apr_socket_timeout_set(*sock, to);
-    }
+        ret = connect(fd, (struct sockaddr *)&un, sizeof(un));
+    } while (ret < 0 && errno == EINTR);
+    return ret < 0 ? errno : APR_SUCCESS;
+}
+
+/* APR connects without blocking and polls for at most the time left.
+ * XXX: a member given by host name is resolved first, under the
+ * resolver's own timeouts, not the deadline. */
+static apr_status_t connect_tcp(proxy_worker *w, apr_time_t deadline,
+                                apr_pool_t *p, apr_socket_t **sock)
+{
+    apr_sockaddr_t *sa;
+    apr_interval_time_t left;
+    apr_status_t rv;
+
     if ((rv = apr_sockaddr_info_get(&sa, w->s->hostname_ex, APR_UNSPEC,
                                     w->s->port, 0, p))
         || (rv = apr_socket_create(sock, sa->family, SOCK_STREAM,
                                    APR_PROTO_TCP, p))) {
         return rv;
     }
-    apr_socket_timeout_set(*sock, to);
+    if (!(left = time_left(deadline))) {
+        return APR_TIMEUP;
+    }
+    apr_socket_timeout_set(*sock, left);
     return apr_socket_connect(*sock, sa);
+}
+
+static apr_status_t member_connect(proxy_worker *w, apr_time_t deadline,
+                                   apr_pool_t *p, apr_socket_t **sock)
+{
+    return w->s->uds_path[0] ? connect_unix(w, deadline, p, sock)
+                             : connect_tcp(w, deadline, p, sock);
+}
+
+/*
+ * Why a connect failed.  A listen queue that stayed full until the
+ * deadline (EAGAIN) is a failed check, though the member may be alive:
+ * the check asks of every member that it take and answer a request
+ * within the timeout, and an overloaded php-fpm on TCP fails it too (its
+ * kernel accepts, the ping waits for a worker past the timeout).  From
+ * here a queue full of work cannot be told from the queue of a stopped
+ * master, which must go out.  Requests sent there would wait in that
+ * queue the same way, so out of the rotation it sheds load it cannot
+ * take; fails= keeps a queue full for a moment from taking it out, and
+ * it is back after passes= checks that got through.
+ */
+static const char *connect_failure(const vf_health_conf *hc,
+                                   apr_status_t rv, apr_pool_t *p)
+{
+    const char *secs = seconds_text(p, hc->timeout);
+
+    if (APR_STATUS_IS_EAGAIN(rv)) {
+        return apr_psprintf(p, "connect: listen queue full for %s s "
+                            "(overloaded)", secs);
+    }
+    if (APR_STATUS_IS_TIMEUP(rv)) {
+        return apr_psprintf(p, "connect: not connected within %s s", secs);
+    }
+    return apr_psprintf(p, "connect: %pm", &rv);
 }
 
 /* The request: a GET of the ping path, or a GET_VALUES record. */
@@ -268,23 +349,41 @@ static struct iovec build_request(const vf_health_conf *hc, apr_pool_t *p)
     return v;
 }
 
+static const char *timed_out(const vf_health_conf *hc, apr_size_t got,
+                             apr_pool_t *p)
+{
+    const char *secs = seconds_text(p, hc->timeout);
+
+    return got ? apr_psprintf(p, "answer not complete within %s s (%"
+                              APR_SIZE_T_FMT " bytes came)", secs, got)
+               : apr_psprintf(p, "no answer within %s s", secs);
+}
+
 /* Reads the answer; NULL when it is a healthy one, else what was wrong. */
 static const char *read_answer(const vf_health_conf *hc, apr_socket_t *sock,
-                               apr_pool_t *p)
+                               apr_time_t deadline, apr_pool_t *p)
 {
     struct fcgi_parser parser;
     char buf[4096], status[4] = "";
     size_t got_stdout = 0;
+    apr_size_t got = 0;
 
     fcgi_parser_init(&parser, hc->path ? 1 : 0xffff);
     for (;;) {
         apr_size_t len = sizeof(buf), off = 0;
-        apr_status_t rv = apr_socket_recv(sock, buf, &len);
+        apr_interval_time_t left = time_left(deadline);
+        apr_status_t rv;
 
+        if (!left) {
+            return timed_out(hc, got, p);
+        }
+        apr_socket_timeout_set(sock, left);
+        rv = apr_socket_recv(sock, buf, &len);
         if (rv != APR_SUCCESS && len == 0) {
-            return APR_STATUS_IS_TIMEUP(rv) ? "no answer within the timeout"
+            return APR_STATUS_IS_TIMEUP(rv) ? timed_out(hc, got, p)
                    : apr_psprintf(p, "connection ended: %pm", &rv);
         }
+        got += len;
         for (;;) {
             struct fcgi_event ev;
 
@@ -327,23 +426,50 @@ static const char *read_answer(const vf_health_conf *hc, apr_socket_t *sock,
     }
 }
 
+/* Sends the whole request, by the deadline. */
+static apr_status_t send_request(apr_socket_t *sock, const struct iovec *req,
+                                 apr_time_t deadline)
+{
+    const char *data = req->iov_base;
+    apr_size_t todo = req->iov_len;
+
+    while (todo) {
+        apr_interval_time_t left = time_left(deadline);
+        apr_size_t n = todo;
+        apr_status_t rv;
+
+        if (!left) {
+            return APR_TIMEUP;
+        }
+        apr_socket_timeout_set(sock, left);
+        rv = apr_socket_send(sock, data, &n);
+        data += n;
+        todo -= n;
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 static const char *check_member(const vf_health_conf *hc, proxy_worker *w,
                                 apr_pool_t *p)
 {
+    apr_time_t deadline = apr_time_now() + hc->timeout;
     apr_socket_t *sock = NULL;
     struct iovec req = build_request(hc, p);
-    apr_size_t n;
-    apr_status_t rv = member_connect(w, hc->timeout, p, &sock);
+    apr_status_t rv = member_connect(w, deadline, p, &sock);
     const char *why;
 
     if (rv != APR_SUCCESS) {
-        why = apr_psprintf(p, "connect: %pm", &rv);
+        why = connect_failure(hc, rv, p);
     }
-    else if ((rv = apr_socket_sendv(sock, &req, 1, &n)) != APR_SUCCESS) {
-        why = apr_psprintf(p, "send: %pm", &rv);
+    else if ((rv = send_request(sock, &req, deadline)) != APR_SUCCESS) {
+        why = APR_STATUS_IS_TIMEUP(rv) ? timed_out(hc, 0, p)
+              : apr_psprintf(p, "send: %pm", &rv);
     }
     else {
-        why = read_answer(hc, sock, p);
+        why = read_answer(hc, sock, deadline, p);
     }
     if (sock) {
         apr_socket_close(sock);
