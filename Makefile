@@ -31,8 +31,9 @@ LIB_INCS  := -Iproto -Ipoolsfile
 # connections, mod_proxy handler, request body, CGI environment, one
 # FastCGI exchange, response headers; linked with the two parts above.
 MOD_SRCS  := $(addprefix module/,mod_vhostfcgi.c vf_check.c vf_serve.c \
-             vf_admit.c vf_pool.c vf_conn.c vf_spawner.c vf_health.c \
-             vf_status.c vf_proxy.c vf_body.c vf_env.c vf_exchange.c \
+             vf_admit.c vf_gauge.c vf_pool.c vf_conn.c vf_spawner.c \
+             vf_health.c vf_status.c vf_proxy.c vf_body.c vf_env.c \
+             vf_exchange.c \
              vf_response.c) $(LIB_SRCS)
 MOD_HDRS  := module/mod_vhostfcgi.h $(LIB_HDRS)
 MOD_SO    := .libs/mod_vhostfcgi.so
@@ -103,14 +104,14 @@ itest: all
 	scripts/run-itest
 
 # The same httpd on mpm_prefork (where mod_php sites come from): the script
-# check, routing, path info, recycles and faults must hold with one request
-# per process too.  (Reuse counts are per process there; those tests skip.)
+# check, routing, path info, recycles, faults and a dead child's counts
+# given back must hold with one request per process too.  (Reuse counts are per process there; those tests skip.)
 PREFORK_TESTS := t/pools/01-evil-gif.t t/pools/02-missing.t \
                  t/pools/03-dirindex.t t/pools/04-pathinfo.t \
                  t/pools/14-routing-guards.t t/reuse/01-reuse-counts.t \
                  t/reuse/02-max-requests.t \
                  t/reuse/08-no-replay.t t/reuse/10-post-recycle.t \
-                 t/proxy/faults.t
+                 t/reuse/13-dead-child.t t/proxy/faults.t
 itest-prefork: all
 	VF_MPM=prefork scripts/run-itest $(PREFORK_TESTS)
 

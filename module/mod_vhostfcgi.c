@@ -548,6 +548,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     vf_check_register_hooks(p);
     vf_serve_register_hooks(p);
+    vf_gauges_register_hooks(p);
     vf_status_register_hooks(p);
     vf_proxy_register_hooks(p);
 }

@@ -10,6 +10,8 @@
  *   vf_pool.c         pool definitions, resolved against the pools file
  *   vf_conn.c         each pool's connections in this process
  *   vf_admit.c        VhostFcgiMaxInFlight: admission control per pool
+ *   vf_gauge.c        each process's part of the pools' gauges, given back
+ *                     when the process dies
  *   vf_spawner.c      VhostFcgiSpawner: httpd supervises the spawner
  *   vf_health.c       VhostFcgiHealthCheck: FastCGI checks of balancer members
  *   vf_status.c       SetHandler vhostfcgi-status
@@ -30,6 +32,7 @@
 #include "http_config.h"
 #include "http_log.h"
 #include "ap_expr.h"
+#include "apr_atomic.h"
 #include "apr_buckets.h"
 #include "apr_hash.h"
 #include "apr_network_io.h"
@@ -123,7 +126,10 @@ struct vf_conn_cache;
 
 #define VF_LATENCY_BUCKETS  16
 
-/* A pool's figures shared by all httpd processes (shared memory). */
+/* A pool's figures shared by all httpd processes (shared memory).  The
+ * first six are gauges: what is there now, each unit counted up and back
+ * down by one process, which also keeps its own part of each (vf_gauges)
+ * so that what a dead process counted can be given back (vf_gauge.c). */
 typedef struct {
     volatile apr_uint32_t open;     /* connections open, all processes */
     volatile apr_uint32_t inflight; /* VhostFcgiMaxInFlight: admitted */
@@ -144,6 +150,17 @@ typedef struct {
     volatile apr_uint32_t err_broken;   /* aborted after the headers */
     volatile apr_uint32_t latency[VF_LATENCY_BUCKETS];
 } vf_pool_shared;
+
+/* One process's part of a pool's gauges: the same names as in
+ * vf_pool_shared. */
+typedef struct {
+    volatile apr_uint32_t open;
+    volatile apr_uint32_t inflight;
+    volatile apr_uint32_t queued;
+    volatile apr_uint32_t idle;
+    volatile apr_uint32_t busy;
+    volatile apr_uint32_t waiting;
+} vf_gauges;
 
 /* Upper bounds (ms) of the latency histogram's buckets; the last is open. */
 #define VF_LATENCY_BOUNDS { 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, \
@@ -172,6 +189,8 @@ struct vf_pool {
     apr_interval_time_t idle_ttl;   /* an idle connection expires after */
     int warned;                     /* the no-max= notice was logged */
     vf_pool_shared *shared;         /* in shared memory */
+    vf_gauges *mine;                /* this process's part of shared's
+                                     * gauges (vf_gauges_child_init) */
     struct vf_conn_cache *cache;    /* this process's connections */
 };
 
@@ -198,6 +217,48 @@ int vf_pools_share(apr_pool_t *pconf, apr_pool_t *ptemp);
 
 /* In each child: creates the connection caches. */
 void vf_pools_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* ------------------------------------------------------------------ */
+/* vf_gauge.c - each process's part of the pools' gauges               */
+/* ------------------------------------------------------------------ */
+
+/* A gauge of a pool goes up by one, in the total all processes see and
+ * in this process's part of it, and back down: VF_GAUGE_UP(pool, open).
+ * The total moves first on the way up and last on the way down, so a
+ * process that dies between the two steps leaves a part short of what it
+ * added to the total, never over it: the parent then gives back one unit
+ * too few (the total keeps it), rather than one that was never added
+ * (an unsigned total would wrap). */
+static APR_INLINE void vf_gauge_up(volatile apr_uint32_t *total,
+                                   volatile apr_uint32_t *part)
+{
+    apr_atomic_inc32(total);
+    apr_atomic_inc32(part);
+}
+
+static APR_INLINE void vf_gauge_down(volatile apr_uint32_t *total,
+                                     volatile apr_uint32_t *part)
+{
+    apr_atomic_dec32(part);
+    apr_atomic_dec32(total);
+}
+
+#define VF_GAUGE_UP(pool, gauge) \
+    vf_gauge_up(&(pool)->shared->gauge, &(pool)->mine->gauge)
+#define VF_GAUGE_DOWN(pool, gauge) \
+    vf_gauge_down(&(pool)->shared->gauge, &(pool)->mine->gauge)
+
+/* At startup (post_config, once the pools' shared slots exist): the
+ * table of every process's parts, in shared memory.  Without it (logged)
+ * requests are served all the same, and a dead child's count stays. */
+void vf_gauges_share(apr_pool_t *pconf, vf_pool_shared *slots,
+                     unsigned n_pools);
+
+/* In each child: takes a row of the table for this process and points
+ * every pool's mine into it. */
+void vf_gauges_child_init(apr_pool_t *pchild, apr_hash_t *pools);
+
+void vf_gauges_register_hooks(apr_pool_t *p);
 
 /* ------------------------------------------------------------------ */
 /* vf_conn.c - a pool's connections in this process                    */

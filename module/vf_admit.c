@@ -19,31 +19,33 @@
 
 #define VF_ADMIT_SLICE  apr_time_from_msec(10)
 
-static int try_enter(vf_pool *pool, int max)
+/* One of max places of a gauge (inflight or queued), if one is free: the
+ * total goes up unless it is at max, then this process's part
+ * (vf_gauge_up's order). */
+static int take_place(volatile apr_uint32_t *total,
+                      volatile apr_uint32_t *part, int max)
 {
     apr_uint32_t n;
 
     do {
-        n = apr_atomic_read32(&pool->shared->inflight);
+        n = apr_atomic_read32(total);
         if (n >= (apr_uint32_t)max) {
             return 0;
         }
-    } while (apr_atomic_cas32(&pool->shared->inflight, n + 1, n) != n);
+    } while (apr_atomic_cas32(total, n + 1, n) != n);
+    apr_atomic_inc32(part);
     return 1;
+}
+
+static int try_enter(vf_pool *pool, int max)
+{
+    return take_place(&pool->shared->inflight, &pool->mine->inflight, max);
 }
 
 /* A place in the queue, if one is free. */
 static int try_queue(vf_pool *pool, int max)
 {
-    apr_uint32_t n;
-
-    do {
-        n = apr_atomic_read32(&pool->shared->queued);
-        if (n >= (apr_uint32_t)max) {
-            return 0;
-        }
-    } while (apr_atomic_cas32(&pool->shared->queued, n + 1, n) != n);
-    return 1;
+    return take_place(&pool->shared->queued, &pool->mine->queued, max);
 }
 
 static int refuse(request_rec *r, vf_pool *pool, const vf_server_conf *sc,
@@ -75,7 +77,7 @@ int vf_admit_enter(request_rec *r, vf_pool *pool)
     deadline = apr_time_now() + sc->admit_wait;
     while (!try_enter(pool, sc->admit_max)) {
         if (apr_time_now() >= deadline) {
-            apr_atomic_dec32(&pool->shared->queued);
+            VF_GAUGE_DOWN(pool, queued);
             return refuse(r, pool, sc, apr_psprintf(r->pool,
                           "stayed at %d requests in flight for %"
                           APR_TIME_T_FMT " ms", sc->admit_max,
@@ -83,14 +85,14 @@ int vf_admit_enter(request_rec *r, vf_pool *pool)
         }
         apr_sleep(VF_ADMIT_SLICE);
     }
-    apr_atomic_dec32(&pool->shared->queued);
+    VF_GAUGE_DOWN(pool, queued);
     return OK;
 }
 
 void vf_admit_leave(request_rec *r, vf_pool *pool)
 {
     if (vf_server_conf_get(r->server)->admit_max > 0) {
-        apr_atomic_dec32(&pool->shared->inflight);
+        VF_GAUGE_DOWN(pool, inflight);
     }
 }
 

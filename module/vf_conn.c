@@ -131,7 +131,7 @@ static void conn_drop(vf_pool *pool, vf_conn *c)
 static void conn_close(vf_pool *pool, vf_conn *c)
 {
     conn_drop(pool, c);
-    apr_atomic_dec32(&pool->shared->open);
+    VF_GAUGE_DOWN(pool, open);
 }
 
 /* ------------------------------------------------------------------ */
@@ -207,7 +207,7 @@ static vf_conn *connect_new(vf_pool *pool, request_rec *r, int slot,
         return NULL;
     }
     if (!slot) {
-        apr_atomic_inc32(&pool->shared->open);
+        VF_GAUGE_UP(pool, open);
     }
     apr_atomic_inc32(&pool->cache->held);
     c = apr_pcalloc(p, sizeof(*c));
@@ -262,7 +262,7 @@ static vf_conn *pop_idle(struct vf_conn_cache *cache)
     if (cache->n_idle == 0) {
         return NULL;
     }
-    apr_atomic_dec32(&cache->pool->shared->idle);
+    VF_GAUGE_DOWN(cache->pool, idle);
     return cache->idle[--cache->n_idle];
 }
 
@@ -329,7 +329,7 @@ static void enqueue(struct vf_conn_cache *cache, vf_waiter *w)
         __atomic_store_n(&cache->first, w, __ATOMIC_RELAXED);
     }
     cache->last = w;
-    apr_atomic_inc32(&cache->pool->shared->waiting);
+    VF_GAUGE_UP(cache->pool, waiting);
 }
 
 /* Takes w (or, w NULL, the first) off the queue; caller holds the mutex.
@@ -350,7 +350,7 @@ static vf_waiter *dequeue(struct vf_conn_cache *cache, vf_waiter *w)
     if (cache->last == w) {
         cache->last = prev;
     }
-    apr_atomic_dec32(&cache->pool->shared->waiting);
+    VF_GAUGE_DOWN(cache->pool, waiting);
     return w;
 }
 
@@ -654,7 +654,7 @@ void vf_conn_release(vf_pool *pool, vf_conn *c, int reusable)
         /* (With connections queued at the backend, one that nobody here
          * waits for makes way at once instead.) */
         cache->idle[cache->n_idle++] = c;
-        apr_atomic_inc32(&pool->shared->idle);
+        VF_GAUGE_UP(pool, idle);
         c = NULL;
         kept_idle = 1;
     }
@@ -698,7 +698,7 @@ static int reap_pool(vf_pool *pool, apr_time_t now)
         doomed[n++] = cache->idle[0];
         memmove(cache->idle, cache->idle + 1,
                 --cache->n_idle * sizeof(vf_conn *));
-        apr_atomic_dec32(&pool->shared->idle);
+        VF_GAUGE_DOWN(pool, idle);
     }
     left = cache->n_idle;
     apr_thread_mutex_unlock(cache->mutex);

@@ -405,6 +405,7 @@ static const char *share_pools(apr_pool_t *pconf, apr_pool_t *ptemp,
     for (hi = apr_hash_first(ptemp, pools); hi; hi = apr_hash_next(hi)) {
         ((vf_pool *)apr_hash_this_val(hi))->shared = &slots[i++];
     }
+    vf_gauges_share(pconf, slots, n);
     return NULL;
 }
 
@@ -507,6 +508,7 @@ void vf_pools_child_init(apr_pool_t *pchild, server_rec *s)
     apr_array_header_t *own = apr_array_make(pchild, 8, sizeof(vf_pool *));
     apr_hash_index_t *hi;
 
+    vf_gauges_child_init(pchild, pools);
     for (hi = apr_hash_first(pchild, pools); hi; hi = apr_hash_next(hi)) {
         vf_pool *pool = apr_hash_this_val(hi);
 

@@ -62,7 +62,7 @@ static int serve(request_rec *r, vf_pool *pool, vf_exchange *x,
 
     /* A reused connection found closed before anything of the request was
      * consumed is retried once, on a connection opened for it. */
-    apr_atomic_inc32(&pool->shared->busy);
+    VF_GAUGE_UP(pool, busy);
     for (attempt = 0; attempt < 2; attempt++) {
         /* A kept connection may be closing (a worker recycled or retired
          * just now), and a request that met the close is sent again.  So
@@ -97,7 +97,7 @@ static int serve(request_rec *r, vf_pool *pool, vf_exchange *x,
         }
         apr_atomic_inc32(&pool->shared->retried);
     }
-    apr_atomic_dec32(&pool->shared->busy);
+    VF_GAUGE_DOWN(pool, busy);
     return status;
 }
 

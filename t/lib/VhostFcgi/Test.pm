@@ -40,7 +40,8 @@ our @EXPORT_OK = qw(
     vf_module is_stock stock_todo per_process_mpm PER_PROCESS_WHY
     raw_request raw_connect read_response send_request read_held
     log_mark log_since log_wait_for
-    httpd_children rss_kb children_rss_kb
+    httpd_parent_pid httpd_children httpd_child_serving rss_kb
+    children_rss_kb
     parse_env misbehave_available t_logs_dir
     header_values vhost_port docroot get_env
 );
@@ -501,6 +502,38 @@ sub httpd_children {
         push @kids, $pid if $ppid == $parent;
     }
     return sort { $a <=> $b } @kids;
+}
+
+# The httpd child holding the server side of the client connection $sock
+# (a raw_connect socket whose request it has accepted), or undef: the
+# kernel's TCP table gives that side's socket inode, and the child is the
+# one with a descriptor on it.
+sub httpd_child_serving {
+    my $sock = shift;
+    my ($client, $server) = ($sock->sockport, $sock->peerport);
+    my $inode;
+    for my $table ('/proc/net/tcp', '/proc/net/tcp6') {
+        open my $fh, '<', $table or next;
+        while (my $line = <$fh>) {
+            # sl local_address rem_address st ... uid timeout inode
+            my @f = split ' ', $line;
+            next unless @f > 9 && $f[1] =~ /:([0-9A-F]{4})$/
+                && hex($1) == $server && $f[2] =~ /:([0-9A-F]{4})$/
+                && hex($1) == $client;
+            $inode = $f[9];
+            last;
+        }
+        last if $inode;
+    }
+    return undef unless $inode;
+    for my $pid (httpd_children()) {
+        opendir my $dh, "/proc/$pid/fd" or next;
+        for my $fd (readdir $dh) {
+            my $to = readlink "/proc/$pid/fd/$fd" // next;
+            return $pid if $to eq "socket:[$inode]";
+        }
+    }
+    return undef;
 }
 
 sub rss_kb {

@@ -1,0 +1,145 @@
+# An httpd child killed while it serves a pool's requests gives its share
+# of the pool's counters back (vhost vf_dead_child: php-fpm pool www2 as
+# a pool of its own, max=2, VhostFcgiMaxInFlight 2 queue=0).
+#
+# The bug: the counters in shared memory (in flight, connections open,
+# busy, ...) were taken back only by the process that counted them.  With
+# two slow requests in flight, a kill -9 of the child serving them left
+# the status page at inflight 2, open 2, busy 2 for good, and every later
+# request of the pool got 503 (AH10700) until httpd restarted.
+#
+# Here: two slow requests in flight, the children serving them (found
+# through /proc) killed with SIGKILL; within 10 s (the parent learns of a
+# death within about a second) the status page shows nothing in flight,
+# and new requests are admitted, two at once.
+#
+# Then across a graceful restart, which gives the new generation figures
+# of its own: a child of the old generation still serving a request dies,
+# and the new generation's figures stay as they are; a child of the new
+# one dies, and its share is given back.
+use strict;
+use warnings FATAL => 'all';
+
+use Apache::Test qw(-withtestmore);
+use Time::HiRes qw(time sleep);
+use VhostFcgi::Test qw(:all);
+use VhostFcgi::Pools qw(pools_skip_reason pool_status);
+
+if (my $why = pools_skip_reason()) { plan skip_all => $why }
+plan skip_all => 'needs /proc' unless -r '/proc/net/tcp';
+plan tests => 18;
+
+my $vhost = 'vf_dead_child';
+my $name = "fcgi://127.0.0.1:$ENV{VF_FPM_PORT2}";
+# Long enough to be in flight when the child dies; the php-fpm workers
+# running them finish on their own a few seconds later.
+my $slow = '/reuse/sleep.php?ms=6000';
+
+# Polls the pool's figures until $cond holds of them, for up to $secs
+# seconds.  Returns (whether it held, the last figures seen).
+sub status_until {
+    my ($cond, $secs) = @_;
+    my $until = time + $secs;
+    while (1) {
+        my $s = pool_status($name);
+        return (1, $s) if $s && $cond->($s);
+        return (0, $s) if time > $until;
+        sleep 0.1;
+    }
+}
+
+sub figures {
+    my $s = shift or return 'no status';
+    return join ' ', map { "$_=" . ($s->{$_} // '?') }
+        qw(inflight queued busy waiting open idle);
+}
+
+sub nothing_in_flight {
+    my $s = shift;
+    return $s->{inflight} == 0 && $s->{queued} == 0 && $s->{busy} == 0
+        && $s->{waiting} == 0 && $s->{open} == $s->{idle};
+}
+
+# A request sent on a connection of its own, not read yet.
+sub send_get {
+    my $path = shift;
+    my $sock = raw_connect($vhost);
+    syswrite $sock, "GET $path HTTP/1.1\r\nHost: localhost\r\n"
+                  . "Connection: close\r\n\r\n";
+    return { sock => $sock, sent => time };
+}
+
+my @held = map { send_get($slow) } 1 .. 2;
+
+my ($ok, $s) = status_until(sub { $_[0]{inflight} == 2 && $_[0]{busy} == 2 }, 5);
+ok($ok, 'two slow requests in flight: ' . figures($s));
+my $third = raw_request($vhost, 'GET', '/reuse/hello.php', timeout => 15);
+is($third->{status}, 503, 'meanwhile a third is refused (VhostFcgiMaxInFlight 2 queue=0)');
+
+my %serving;
+for my $h (@held) {
+    my $pid = httpd_child_serving($h->{sock});
+    $serving{$pid} = 1 if $pid;
+}
+my @pids = sort keys %serving;
+ok(@pids >= 1, 'the httpd child(ren) serving them: ' . join(', ', @pids));
+is(kill('KILL', @pids), scalar @pids, 'killed with SIGKILL');
+my $killed = time;
+close $_->{sock} for @held;
+
+($ok, $s) = status_until(\&nothing_in_flight, 10);
+ok($ok, sprintf 'within 10 s the status page shows nothing in flight '
+              . '(%.2f s after the kill): %s', time - $killed, figures($s));
+
+my $res = raw_request($vhost, 'GET', '/reuse/hello.php', timeout => 15);
+is($res->{status}, 200, 'a new request is admitted');
+
+# Both places are back, not just one: two at once are admitted.
+my @pair = map { send_get('/reuse/sleep.php?ms=300') } 1 .. 2;
+read_held(\@pair, 15);
+is(scalar(grep { ($_->{res}{status} // 0) == 200 } @pair), 2,
+   'two requests at once are both admitted: '
+   . join(', ', map { $_->{res}{status} // 'none' } @pair));
+
+# And the figures stay those of what is really there (a connection goes
+# back a moment after its answer went out).
+($ok, $s) = status_until(\&nothing_in_flight, 5);
+ok($ok, 'afterwards nothing is in flight: ' . figures($s));
+ok($s && $s->{open} <= 2, 'at most max=2 connections open');
+ok($s && $s->{errors}{admission} >= 1, 'the refusal was counted');
+
+# --- across a graceful restart ---------------------------------------------
+my $old = send_get($slow);
+($ok, $s) = status_until(sub { $_[0]{inflight} == 1 }, 5);
+my $old_pid = ($ok && httpd_child_serving($old->{sock})) || 0;
+ok($old_pid, "a slow request in flight in child $old_pid");
+my $requests = $s->{requests} // 0;
+kill 'USR1', httpd_parent_pid();
+# The new generation answers once its figures start afresh.
+($ok, $s) = status_until(sub { $_[0]{requests} < $requests }, 10);
+ok($ok, 'graceful restart: a new generation with figures of its own');
+
+my $new = send_get($slow);
+($ok, $s) = status_until(sub { $_[0]{inflight} == 1 && $_[0]{busy} == 1 }, 5);
+my $new_pid = ($ok && httpd_child_serving($new->{sock})) || 0;
+ok($new_pid && $new_pid != $old_pid,
+   "another slow request in flight in a new child $new_pid");
+
+my $mark = log_mark();
+kill 'KILL', $old_pid if $old_pid;
+close $old->{sock};
+sleep 2;    # the parent reaps it within about a second
+$s = pool_status($name);
+ok($s && $s->{inflight} == 1 && $s->{busy} == 1,
+   'the old child killed: the new figures stay: ' . figures($s));
+unlike(log_since($mark), qr/httpd child $old_pid exited/,
+       'nothing of the old child is given back in the new generation');
+
+kill 'KILL', $new_pid if $new_pid;
+close $new->{sock};
+($ok, $s) = status_until(\&nothing_in_flight, 10);
+ok($ok, 'the new child killed: nothing in flight: ' . figures($s));
+like(log_since($mark), qr/AH10741: .*httpd child $new_pid exited with .*inflight 1/,
+     'its share given back is logged');
+$res = raw_request($vhost, 'GET', '/reuse/hello.php', timeout => 15);
+is($res->{status}, 200, 'a new request is admitted');
