@@ -537,6 +537,7 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
 {
     vf_pools_child_init(pchild, s);
     vf_spawner_child_init(s);
+    vf_health_child_init(pchild, s);
 }
 
 static void register_hooks(apr_pool_t *p)

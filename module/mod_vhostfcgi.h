@@ -342,6 +342,7 @@ typedef struct {
     apr_uint32_t failures;
     int fails_in_row;
     int passes_in_row;
+    int out;                        /* taken out by the checks */
     char last_result[96];           /* "ok" or what was wrong */
 } vf_health_shared;
 
@@ -366,6 +367,9 @@ int vf_health_check_config(apr_pool_t *ptemp, server_rec *s);
 int vf_health_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                           server_rec *s);
 const vf_health_shared *vf_health_find(server_rec *s, const char *member);
+/* In each child: members the checks had taken out before a graceful
+ * restart stay out. */
+void vf_health_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* Zeroed shared memory that the children inherit (vf_pool.c). */
 void *vf_shared_alloc(apr_pool_t *pconf, apr_size_t size);

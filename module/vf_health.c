@@ -503,6 +503,7 @@ static void record(const vf_health_conf *hc, proxy_worker *w,
         hs->passes_in_row = 0;
         if (++hs->fails_in_row >= hc->fails && !was_failed) {
             ap_proxy_set_wstatus(PROXY_WORKER_HC_FAIL_FLAG, 1, w);
+            hs->out = 1;
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(10710)
                          "VhostFcgiHealthCheck: %s member %s taken out "
                          "after %d failed checks: %s", hc->balancer,
@@ -515,10 +516,20 @@ static void record(const vf_health_conf *hc, proxy_worker *w,
         && (was_failed || (w->s->status & PROXY_WORKER_IN_ERROR))) {
         ap_proxy_set_wstatus(PROXY_WORKER_HC_FAIL_FLAG, 0, w);
         ap_proxy_set_wstatus(PROXY_WORKER_IN_ERROR_FLAG, 0, w);
+        hs->out = 0;
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10711)
                      "VhostFcgiHealthCheck: %s member %s back after %d "
                      "good checks", hc->balancer, name,
                      hs->passes_in_row);
+    }
+}
+
+/* Takes out of a new generation's rotation what the checks had taken out
+ * of the previous one's (mod_proxy's worker state is per generation). */
+static void keep_out(proxy_worker *w, const vf_health_shared *hs)
+{
+    if (hs->out && !PROXY_WORKER_IS_HCFAILED(w)) {
+        ap_proxy_set_wstatus(PROXY_WORKER_HC_FAIL_FLAG, 1, w);
     }
 }
 
@@ -545,6 +556,7 @@ static apr_status_t watchdog_tick(int state, void *data, apr_pool_t *ptemp)
         for (m = 0; m < b->workers->nelts && m < hc->n_members; m++) {
             vf_health_shared *hs = &hc->shared[m];
 
+            keep_out(members[m], hs);
             if (now < hs->next_check
                 || PROXY_WORKER_IS(members[m], PROXY_WORKER_STOPPED)) {
                 continue;
@@ -626,6 +638,61 @@ int vf_health_check_config(apr_pool_t *ptemp, server_rec *s)
     return OK;
 }
 
+/* The members' results outlive a graceful restart: a member the checks
+ * took out stays out in the new generation (whose mod_proxy starts every
+ * member afresh) until checks pass, rather than taking requests until
+ * fails= new checks have failed.  So they live in the process pool, one
+ * segment per balancer and list of members (a changed list starts
+ * afresh); the children of every generation map it.  A segment of a list
+ * no longer configured stays until httpd stops: a few hundred bytes per
+ * change. */
+static vf_health_shared *retained_shared(server_rec *s,
+                                         const vf_health_conf *hc,
+                                         proxy_worker **members)
+{
+    apr_size_t size = hc->n_members * sizeof(vf_health_shared);
+    const char *key = apr_pstrcat(s->process->pool, "vhostfcgi-health ",
+                                  hc->balancer, NULL);
+    vf_health_shared **slot;
+    int j;
+
+    for (j = 0; j < hc->n_members; j++) {
+        key = apr_pstrcat(s->process->pool, key, " ",
+                          members[j]->s->name_ex, NULL);
+    }
+    if (!(slot = ap_retained_data_get(key))) {
+        slot = ap_retained_data_create(key, sizeof(*slot));
+    }
+    if (!*slot) {
+        *slot = vf_shared_alloc(s->process->pool, size);
+    }
+    return *slot;
+}
+
+void vf_health_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    vf_server_conf *sc = vf_server_conf_get(s);
+    int i, m;
+
+    for (i = 0; sc->health_checks && i < sc->health_checks->nelts; i++) {
+        vf_health_conf *hc = APR_ARRAY_IDX(sc->health_checks, i,
+                                           vf_health_conf *);
+        proxy_balancer *b = hc->proxy_conf && hc->shared
+                            ? ap_proxy_get_balancer(pchild, hc->proxy_conf,
+                                                    hc->balancer, 0)
+                            : NULL;
+        proxy_worker **members;
+
+        if (!b) {
+            continue;
+        }
+        members = (proxy_worker **)b->workers->elts;
+        for (m = 0; m < b->workers->nelts && m < hc->n_members; m++) {
+            keep_out(members[m], &hc->shared[m]);
+        }
+    }
+}
+
 int vf_health_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                           server_rec *s)
 {
@@ -652,12 +719,14 @@ int vf_health_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
             return HTTP_INTERNAL_SERVER_ERROR;  /* vf_health_check_config */
         }
         hc->n_members = b->workers->nelts;
-        hc->shared = vf_shared_alloc(pconf, hc->n_members
-                                            * sizeof(vf_health_shared));
+        members = (proxy_worker **)b->workers->elts;
+        hc->shared = retained_shared(s, hc, members);
         if (!hc->shared) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, NULL,
+                         APLOGNO(10742) "VhostFcgiHealthCheck %s: cannot "
+                         "create shared memory", hc->balancer);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        members = (proxy_worker **)b->workers->elts;
         for (j = 0; j < hc->n_members; j++) {
             apr_cpystrn(hc->shared[j].name, members[j]->s->name_ex,
                         sizeof(hc->shared[j].name));
