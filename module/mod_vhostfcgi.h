@@ -366,7 +366,8 @@ const char *vf_health_directive(cmd_parms *cmd, int argc,
 int vf_health_check_config(apr_pool_t *ptemp, server_rec *s);
 int vf_health_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                           server_rec *s);
-const vf_health_shared *vf_health_find(server_rec *s, const char *member);
+const vf_health_shared *vf_health_find(server_rec *s, const char *balancer,
+                                       const char *member);
 /* In each child: members the checks had taken out before a graceful
  * restart stay out. */
 void vf_health_child_init(apr_pool_t *pchild, server_rec *s);

@@ -751,7 +751,8 @@ int vf_health_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
     return OK;
 }
 
-const vf_health_shared *vf_health_find(server_rec *s, const char *member)
+const vf_health_shared *vf_health_find(server_rec *s, const char *balancer,
+                                       const char *member)
 {
     vf_server_conf *sc = vf_server_conf_get(s);
     int i, j;
@@ -760,6 +761,11 @@ const vf_health_shared *vf_health_find(server_rec *s, const char *member)
         vf_health_conf *hc = APR_ARRAY_IDX(sc->health_checks, i,
                                            vf_health_conf *);
 
+        /* (One backend may be a member of two balancers, checked by each
+         * with its own path and timings.) */
+        if (strcasecmp(hc->balancer, balancer)) {
+            continue;
+        }
         for (j = 0; hc->shared && j < hc->n_members; j++) {
             if (!strcmp(hc->shared[j].name, member)) {
                 return &hc->shared[j];

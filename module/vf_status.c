@@ -225,7 +225,8 @@ static void show_member(vf_out *out, const proxy_balancer *b,
                         const proxy_worker *w)
 {
     request_rec *r = out->r;
-    const vf_health_shared *hs = vf_health_find(r->server, w->s->name_ex);
+    const vf_health_shared *hs = vf_health_find(r->server, b->s->name,
+                                                w->s->name_ex);
     const char *check = "-";
     long ago = -1;
 

@@ -5,6 +5,10 @@
 # <VirtualHost> whose VhostFcgiPool is the balancer.  The health check is
 # configured in the server configuration (it must be); its results belong
 # to the balancer's members, not to a server, so both pages show them.
+# Member 1 is also the member of a second balancer, balancer://php2, whose
+# check asks for a path php-fpm does not have: each balancer's entry shows
+# its own check (they were looked up by member alone, so one showed the
+# other's).
 use strict;
 use warnings;
 use FindBin;
@@ -13,7 +17,12 @@ use Test::More;
 use HTTP::Tiny;
 use VfBal;
 
-my $bed = VfBal->new;
+my $bed = VfBal->new(conf_extra => <<'CONF');
+<Proxy balancer://php2>
+    BalancerMember fcgi://10.251.1.2:9000
+</Proxy>
+VhostFcgiHealthCheck balancer://php2 path=/nope interval=1 timeout=0.5 fails=100 passes=2
+CONF
 if (my $why = $bed->netns_unavailable) {
     plan skip_all => $why;
 }
@@ -45,6 +54,17 @@ for my $where (qw(main vhost)) {
            "$where: member $n checked within 2 s "
            . "(health_age_s $b->{health_age_s})");
     }
+}
+
+# balancer://php2's member 1: its own check, which fails.
+{
+    my $j = $bed->status('main');
+    my ($m1) = grep { ($_->{balancer} // '') =~ m{balancer://php2$}
+                      && ($_->{member} // '') =~ /10\.251\.1\.2/ } @{$j->{backends} || []};
+    ok($m1, 'main: balancer://php2 member 1 listed');
+    isnt($m1 ? $m1->{health} : 'ok', 'ok',
+         "main: balancer://php2's member 1 shows its own failing check ("
+         . ($m1 ? $m1->{health} : '-') . ')');
 }
 
 # HTML: the members and their last check.

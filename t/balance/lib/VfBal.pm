@@ -121,7 +121,8 @@ sub lock_beds {
 
 # Options: lbmethod (byrequests), member_params (BalancerMember options),
 # health (VhostFcgiHealthCheck options, undef: no health check), children
-# (php-fpm pm.max_children per member), balancer_extra (ProxySet lines).
+# (php-fpm pm.max_children per member), balancer_extra (ProxySet lines),
+# conf_extra (text at the end of httpd.conf).
 sub new {
     my ($class, %o) = @_;
     my $self = bless {
@@ -503,7 +504,8 @@ sub start_httpd {
     $self->{port} = free_port();
     $self->{sport} = free_port() while !$self->{sport}
                                         || $self->{sport} == $self->{port};
-    $self->{conf} = write_file("$dir/httpd.conf", $self->httpd_conf_text);
+    $self->{conf} = write_file("$dir/httpd.conf", $self->httpd_conf_text(
+                                   extra => $self->{conf_extra}));
     my ($rc, $out) = run_cmd($HTTPD, '-f', $self->{conf}, '-k', 'start');
     die "httpd did not start ($rc): $out\n" . $self->error_log_tail if $rc;
     wait_for(sub { -s "$dir/httpd.pid" }, 10)
