@@ -25,11 +25,22 @@ plan skip_all => "$so missing (make module)" unless -f $so;
 
 sub slurp { open my $fh, '<', $_[0] or die "$_[0]: $!"; local $/; scalar <$fh> }
 
-# The users and groups conf/pools.conf names.
-ensure_user($_) for qw(php-uls php-shop);
+# The users and groups conf/pools.conf names, for this test only: they are
+# removed again at the end (the unit tests count on php-uls not existing).
+my (@made_users, @made_groups);
+END {
+    system('userdel', $_) for @made_users;
+    system('groupdel', $_) for @made_groups;
+}
+for my $u (qw(php-uls php-shop)) {
+    next if defined getpwnam($u);
+    ensure_user($u);
+    push @made_users, $u;
+}
 for my $g (qw(uls shop)) {
     next if defined getgrnam($g);
     system('groupadd', '--system', $g) == 0 or die "groupadd $g failed\n";
+    push @made_groups, $g;
 }
 
 # --- comments after directives ----------------------------------------------
