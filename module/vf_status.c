@@ -221,10 +221,11 @@ static const char *member_state(const proxy_worker *w)
     return "ok";
 }
 
-static void show_member(vf_out *out, const proxy_balancer *b,
-                        const proxy_worker *w)
+static void show_member(vf_out *out, const server_rec *s,
+                        const proxy_balancer *b, const proxy_worker *w)
 {
     request_rec *r = out->r;
+    const char *vhost = s->server_hostname ? s->server_hostname : "";
     const vf_health_shared *hs = vf_health_find(r->server, b->s->name,
                                                 w->s->name_ex);
     const char *check = "-";
@@ -235,13 +236,15 @@ static void show_member(vf_out *out, const proxy_balancer *b,
         ago = (long)apr_time_sec(apr_time_now() - hs->last_check);
     }
     if (out->json) {
-        ap_rprintf(r, "%s\n    {\"balancer\": %s, \"member\": %s, "
+        ap_rprintf(r, "%s\n    {\"server\": %s, \"balancer\": %s, "
+                   "\"member\": %s, "
                    "\"state\": \"%s\", \"elected\": %" APR_SIZE_T_FMT ", "
                    "\"busy\": %" APR_SIZE_T_FMT ", \"sent\": %" APR_OFF_T_FMT
                    ", \"received\": %" APR_OFF_T_FMT ", \"health\": %s, "
                    "\"health_age_s\": %ld, \"checks\": %u, "
                    "\"check_failures\": %u}",
-                   out->first ? "" : ",", json_str(r->pool, b->s->name),
+                   out->first ? "" : ",", json_str(r->pool, vhost),
+                   json_str(r->pool, b->s->name),
                    json_str(r->pool, w->s->name_ex), member_state(w),
                    w->s->elected, w->s->busy, w->s->transferred, w->s->read,
                    json_str(r->pool, check), ago, hs ? hs->checks : 0,
@@ -249,27 +252,71 @@ static void show_member(vf_out *out, const proxy_balancer *b,
         out->first = 0;
         return;
     }
-    ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%"
+    ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%"
                APR_SIZE_T_FMT "</td><td>%" APR_SIZE_T_FMT "</td><td>%s"
                "</td><td>%ld</td><td>%u/%u</td></tr>\n",
+               ap_escape_html(r->pool, vhost),
                ap_escape_html(r->pool, b->s->name),
                ap_escape_html(r->pool, w->s->name_ex), member_state(w),
                w->s->elected, w->s->busy, ap_escape_html(r->pool, check),
                ago, hs ? hs->checks : 0, hs ? hs->failures : 0);
 }
 
-static void show_balancers(vf_out *out)
+static proxy_server_conf *proxy_conf_of(const server_rec *s)
 {
-    proxy_server_conf *pc = ap_get_module_config(
-        out->r->server->module_config, &proxy_module);
-    proxy_balancer *b = (proxy_balancer *)pc->balancers->elts;
+    return ap_get_module_config(s->module_config, &proxy_module);
+}
+
+static int has_balancer(const proxy_server_conf *pc, const char *name)
+{
+    const proxy_balancer *b = (const proxy_balancer *)pc->balancers->elts;
+    int i;
+
+    for (i = 0; i < pc->balancers->nelts; i++) {
+        if (!strcasecmp(b[i].s->name, name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The balancers of server s, but those named in skip (one known already,
+ * or inherited). */
+static void show_server_balancers(vf_out *out, const server_rec *s,
+                                  const proxy_server_conf *skip)
+{
+    const proxy_server_conf *pc = proxy_conf_of(s);
+    const proxy_balancer *b = (const proxy_balancer *)pc->balancers->elts;
     int i, m;
 
-    for (i = 0; i < pc->balancers->nelts; i++, b++) {
-        proxy_worker **w = (proxy_worker **)b->workers->elts;
+    for (i = 0; i < pc->balancers->nelts; i++) {
+        proxy_worker **w = (proxy_worker **)b[i].workers->elts;
 
-        for (m = 0; m < b->workers->nelts; m++) {
-            show_member(out, b, w[m]);
+        if (skip && has_balancer(skip, b[i].s->name)) {
+            continue;
+        }
+        for (m = 0; m < b[i].workers->nelts; m++) {
+            show_member(out, s, &b[i], w[m]);
+        }
+    }
+}
+
+/* Every balancer once: those of the server serving the page (its own and
+ * the ones it inherits: mod_proxy keeps an inherited balancer's state per
+ * server), the main server's it has not inherited, and those other
+ * virtual hosts define for themselves. */
+static void show_balancers(vf_out *out)
+{
+    server_rec *here = out->r->server, *s;
+    const proxy_server_conf *main_pc = proxy_conf_of(ap_server_conf);
+
+    show_server_balancers(out, here, NULL);
+    if (here != ap_server_conf) {
+        show_server_balancers(out, ap_server_conf, proxy_conf_of(here));
+    }
+    for (s = ap_server_conf->next; s; s = s->next) {
+        if (s != here) {
+            show_server_balancers(out, s, main_pc);
         }
     }
 }
@@ -326,7 +373,8 @@ static int vf_status_handler(request_rec *r)
     }
     else {
         ap_rputs("</table>\n<h2>Balancer members</h2>\n<table border=\"1\">"
-                 "<tr><th>balancer</th><th>member</th><th>state</th>"
+                 "<tr><th>vhost</th><th>balancer</th><th>member</th>"
+                 "<th>state</th>"
                  "<th>elected</th><th>busy</th><th>last health check</th>"
                  "<th>seconds ago</th><th>checks/failed</th></tr>\n", r);
     }

@@ -8,7 +8,9 @@
 # Member 1 is also the member of a second balancer, balancer://php2, whose
 # check asks for a path php-fpm does not have: each balancer's entry shows
 # its own check (they were looked up by member alone, so one showed the
-# other's).
+# other's).  A third balancer, balancer://other (member 2), is defined in
+# a second <VirtualHost> of its own: both pages list it too, naming its
+# vhost (they listed only their own server's balancers).
 use strict;
 use warnings;
 use FindBin;
@@ -22,6 +24,12 @@ my $bed = VfBal->new(conf_extra => <<'CONF');
     BalancerMember fcgi://10.251.1.2:9000
 </Proxy>
 VhostFcgiHealthCheck balancer://php2 path=/nope interval=1 timeout=0.5 fails=100 passes=2
+<VirtualHost 127.0.0.1:1>
+    ServerName other.test
+    <Proxy balancer://other>
+        BalancerMember fcgi://10.251.2.2:9000
+    </Proxy>
+</VirtualHost>
 CONF
 if (my $why = $bed->netns_unavailable) {
     plan skip_all => $why;
@@ -65,6 +73,14 @@ for my $where (qw(main vhost)) {
     isnt($m1 ? $m1->{health} : 'ok', 'ok',
          "main: balancer://php2's member 1 shows its own failing check ("
          . ($m1 ? $m1->{health} : '-') . ')');
+}
+
+# balancer://other, defined in vhost other.test, on both pages.
+for my $where (qw(main vhost)) {
+    my $j = $bed->status($where) or next;
+    my @o = grep { ($_->{balancer} // '') =~ m{balancer://other$} } @{$j->{backends} || []};
+    is(scalar @o, 1, "$where: balancer://other of vhost other.test listed once");
+    is($o[0] ? $o[0]{server} : '', 'other.test', "$where: ... naming its vhost");
 }
 
 # HTML: the members and their last check.
