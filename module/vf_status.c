@@ -155,14 +155,45 @@ static const char *json_str(apr_pool_t *p, const char *s)
     return out;
 }
 
+/* A balancer:// pool: mod_proxy serves it (its members are listed with
+ * the balancers), so all it has of its own is VhostFcgiMaxInFlight's
+ * count.  Where it is named tells the vhosts' pools of one name apart. */
+static void show_balancer_pool(vf_out *out, const vf_pool *pool)
+{
+    request_rec *r = out->r;
+    const vf_pool_shared *sh = pool->shared;
+
+    if (out->json) {
+        ap_rprintf(r, "%s\n    {\"name\": %s, \"target\": %s, \"where\": %s, "
+                   "\"inflight\": %u, \"queued\": %u, "
+                   "\"errors\": {\"admission\": %u}}",
+                   out->first ? "" : ",", json_str(r->pool, pool->name),
+                   json_str(r->pool, pool->name),
+                   json_str(r->pool, pool->where), sh->inflight, sh->queued,
+                   sh->err_admit);
+        out->first = 0;
+        return;
+    }
+    ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td colspan=\"6\">"
+               "balancer: members below</td><td>%u</td>"
+               "<td colspan=\"3\"></td><td>-/%u/-/-/-</td>"
+               "<td colspan=\"2\"></td></tr>\n",
+               ap_escape_html(r->pool, pool->name),
+               ap_escape_html(r->pool, pool->where), sh->inflight,
+               sh->err_admit);
+}
+
 static void show_pool(vf_out *out, const vf_pool *pool)
 {
     request_rec *r = out->r;
     const vf_pool_shared *sh = pool->shared;
     const char *target = pool_target(pool, r->pool);
 
-    /* Balancer pools are mod_proxy's: their members are listed below. */
-    if (!sh || pool->kind == VF_POOL_BALANCER) {
+    if (!sh) {
+        return;
+    }
+    if (pool->kind == VF_POOL_BALANCER) {
+        show_balancer_pool(out, pool);
         return;
     }
     if (out->json) {

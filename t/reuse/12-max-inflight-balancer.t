@@ -23,7 +23,7 @@ use VhostFcgi::Test qw(:all);
 use VhostFcgi::Pools qw(pools_skip_reason);
 
 if (my $why = pools_skip_reason()) { plan skip_all => $why }
-plan tests => 16;
+plan tests => 17;
 
 my $vhost = 'vf_admit_balancer';
 my $path = '/reuse/sleep.php?ms=2000';
@@ -50,6 +50,19 @@ is(scalar @busy, 2, 'the other two refused (503)');
 ok(@busy && !grep({ ($_->{res}{header}{'retry-after'} // '') !~ /^\d+$/ } @busy),
    'the 503s carry Retry-After');
 ok(@busy && !grep({ $_->{elapsed} > 1.5 } @busy), 'and came at once (queue=0)');
+
+# The status page has a row for each vhost's balancer://admit pool: this
+# one's counts the two refusals.
+{
+    require JSON::PP;
+    my $res = raw_request('vf_reuse_fpm', 'GET', '/vf-status?json');
+    my $data = eval { JSON::PP::decode_json($res->{body}) } || {};
+    my @rows = grep { ($_->{name} // '') eq 'balancer://admit' } @{$data->{pools} || []};
+    my @refusing = grep { ($_->{errors}{admission} // 0) >= 2 } @rows;
+    ok(@rows == 2 && @refusing == 1 && defined $refusing[0]{where},
+       'status page: both vhosts\' balancer://admit pools, this one with its refusals')
+        or diag($res->{body});
+}
 
 # The place is given back: one after another, every request is admitted.
 my @seq = map { raw_request($vhost, 'GET', '/admit/new.php', timeout => 20)->{status} } 1 .. 4;
