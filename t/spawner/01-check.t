@@ -11,9 +11,7 @@ use IO::Socket::UNIX;
 use Socket qw(SOCK_STREAM);
 use VFSpawn;
 
-plan skip_all => 'needs root' if $> != 0;
-plan skip_all => 'build/vhostfcgi-spawn missing (make spawner)'
-    unless -x spawn_bin();
+skip_unless_ready();
 
 ensure_user($_) for qw(vf-alice vf-bob);
 my $dir = test_dir();

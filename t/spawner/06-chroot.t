@@ -21,9 +21,7 @@ use Time::HiRes qw(sleep);
 use VFSpawn;
 require VFSoak;
 
-plan skip_all => 'needs root' if $> != 0;
-plan skip_all => 'build/vhostfcgi-spawn missing (make spawner)'
-    unless -x spawn_bin();
+skip_unless_ready();
 my $php = '/usr/bin/php-cgi8.2';
 plan skip_all => "$php missing" unless -x $php;
 

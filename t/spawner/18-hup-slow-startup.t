@@ -15,9 +15,7 @@ use Socket qw(SOCK_STREAM);
 use Time::HiRes qw(time sleep);
 use VFSpawn;
 
-plan skip_all => 'needs root' if $> != 0;
-plan skip_all => 'build/vhostfcgi-spawn missing (make spawner)'
-    unless -x spawn_bin();
+skip_unless_ready();
 
 ensure_user('vf-alice');
 my $dir = test_dir();

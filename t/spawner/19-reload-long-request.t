@@ -18,9 +18,7 @@ use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(time sleep);
 use VFSpawn;
 
-plan skip_all => 'needs root' if $> != 0;
-plan skip_all => 'build/vhostfcgi-spawn missing (make spawner)'
-    unless -x spawn_bin();
+skip_unless_ready();
 plan skip_all => 'slow (about 42 s): set VF_SLOW_TESTS=1 to run it'
     unless $ENV{VF_SLOW_TESTS};
 

@@ -14,9 +14,7 @@ use Test::More;
 use POSIX ();
 use VFSpawn;
 
-plan skip_all => 'needs root' if $> != 0;
-plan skip_all => 'build/vhostfcgi-spawn missing (make spawner)'
-    unless -x spawn_bin();
+skip_unless_ready();
 
 ensure_user('vf-alice');
 my ($ua, $ga) = (uid_of('vf-alice'), gid_of('vf-alice'));

@@ -16,9 +16,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use VFSpawn;
 
-plan skip_all => 'needs root' if $> != 0;
-plan skip_all => 'build/vhostfcgi-spawn missing (make spawner)'
-    unless -x spawn_bin();
+skip_unless_ready();
 my $root = "$FindBin::Bin/../..";
 my $so = $ENV{VF_MODULE_SO} // "$root/.libs/mod_vhostfcgi.so";
 plan skip_all => "$so missing (make module)" unless -f $so;

@@ -25,7 +25,7 @@ our @EXPORT = qw(
     spawn_bin ensure_user test_dir write_file start_spawner stop_spawner
     wait_for fcgi_request parallel_requests load_start load_stop
     pool_workers spawner_status status_row log_text uid_of gid_of
-    children_of php_pools_conf
+    children_of php_pools_conf skip_unless_ready
 );
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../../..');
@@ -33,6 +33,14 @@ my @SPAWNERS;
 
 # VF_SPAWN_BIN: another build, e.g. one with -fsanitize=address.
 sub spawn_bin { $ENV{VF_SPAWN_BIN} // "$ROOT/build/vhostfcgi-spawn" }
+
+# Skips the whole test file unless it runs as root with the spawner built.
+sub skip_unless_ready {
+    require Test::More;
+    Test::More::plan(skip_all => 'needs root') if $> != 0;
+    Test::More::plan(skip_all => 'build/vhostfcgi-spawn missing (make spawner)')
+        unless -x spawn_bin();
+}
 
 sub uid_of { (getpwnam($_[0]))[2] }
 sub gid_of { (getgrnam($_[0]))[2] }
