@@ -159,6 +159,12 @@ sub site_a_files {
         ['htdocs/tenant-late/who.php', env_script('tenant-late/who.php')],
         ['htdocs/tenant-late/evil.gif', $evil_gif],
         ['htdocs/tenant-late/code.txt', marker_script('tenant-late/code.txt', 'TXT-', 'RAN')],
+        # VhostFcgiExtensions .php .phtml, and VhostFcgiPool none (t/pools/19).
+        ['htdocs/ext', undef],
+        ['htdocs/ext/page.phtml', marker_script('ext/page.phtml', 'PHTML-', 'RAN')],
+        ['htdocs/ext/s.php', marker_script('ext/s.php', 'EXTPHP-', 'RAN')],
+        ['htdocs/nopool', undef],
+        ['htdocs/nopool/x.php', marker_script('nopool/x.php', 'NOPOOL-', 'RAN')],
         ['htdocs/tenant-admin-proxy', undef],
         ['htdocs/tenant-admin-proxy/who.php', env_script('tenant-admin-proxy/who.php')],
         # Tenants opening the status page (t/pools/15-status-htaccess.t).
