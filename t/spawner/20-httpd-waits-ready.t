@@ -6,7 +6,8 @@
 # the pool's socket path (what a previous spawner's orphaned workers
 # leave) makes it wait for that to let go, which happens 3 s later.  A
 # request sent as soon as httpd answers anything must run the script, and
-# the error log says when the spawner was ready (AH10729).
+# the error log says when the spawner was ready (AH10729).  Then the
+# spawner is killed: httpd restarts it, and stops it when it stops.
 use strict;
 use warnings;
 use FindBin;
@@ -67,6 +68,26 @@ ok(wait_for(sub { substr(read_file($h->{errlog}), $mark)
    'a graceful restart: the error log says the spawner was ready after its reload')
     or diag(substr(read_file($h->{errlog}), $mark));
 
+# The spawner dies (kill -9): httpd says so (AH10692) and starts another
+# (AH10691), whose pool serves; stopping httpd stops that one too.
 waitpid($orphan, 0);
+my $sp = spawner_of($h);
+ok($sp, "httpd runs the spawner (pid $sp)");
+$mark = length read_file($h->{errlog});
+kill 'KILL', $sp;
+my $sp2;
+ok(wait_for(sub { $sp2 = spawner_of($h); $sp2 && $sp2 != $sp
+                  && substr(read_file($h->{errlog}), $mark)
+                     =~ /AH10691: VhostFcgiSpawner: started .* \(pid $sp2\)/ }, 15),
+   'the spawner killed: httpd starts another, and says so')
+    or diag(substr(read_file($h->{errlog}), $mark));
+like(substr(read_file($h->{errlog}), $mark),
+     qr/AH10692: VhostFcgiSpawner: pid $sp ended \(exit code or signal 9/,
+     '... and the error log says the first one ended, by signal 9');
+$c = VFSoak::Client->new(port => $h->{port}, timeout => 20);
+$r = $c->request(host => 'p.test', path => '/hi.php');
+$c->close;
+like($r->{body} // '', qr/hi from the pool/, '... the new spawner\'s pool serves');
 httpd_stop($h);
+ok(wait_for(sub { !kill(0, $sp2) }, 10), 'stopping httpd stops the spawner');
 done_testing();
