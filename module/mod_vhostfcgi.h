@@ -531,6 +531,13 @@ unsigned vf_exchange_next_id(void);
 /* May r run twice without harm (RFC 9110 idempotent methods)? */
 int vf_repeatable(const request_rec *r);
 
+/* May r ride on a kept connection?  One that met the backend's close
+ * could only be sent again: so only a request safe to run twice whose
+ * body is all here (none to read from the client a second time).  Any
+ * other gets a connection of its own, which a worker took from its
+ * listen queue and serves before any recycling. */
+int vf_may_ride_kept(const request_rec *r, const vf_body *body);
+
 /* Fills x->head from x->params, x->keep_conn and x->body (once). */
 void vf_exchange_head(vf_exchange *x);
 

@@ -128,7 +128,7 @@ static void client_body_failed(vf_xstate *xs, apr_status_t rv)
  * the request did not run: a worker killed at request_terminate_timeout,
  * or a script that died, resets the connection when part of the request
  * (STDIN, which PHP reads lazily) is still unread.  So other methods
- * never ride on a kept connection (vf_serve.c, vf_proxy.c); this is the
+ * never ride on a kept connection (vf_may_ride_kept); this is the
  * check behind that rule. */
 static int stale(vf_xstate *xs, apr_status_t rv)
 {
@@ -747,6 +747,11 @@ int vf_repeatable(const request_rec *r)
     default:
         return 0;
     }
+}
+
+int vf_may_ride_kept(const request_rec *r, const vf_body *body)
+{
+    return body->complete && vf_repeatable(r);
 }
 
 void vf_exchange_head(vf_exchange *x)

@@ -113,12 +113,9 @@ static int vf_canon(request_rec *r, char *url)
 
 /* Returns OK with *reused set, or 503.  A pooled socket the backend closed
  * while idle is noticed and dropped by ap_proxy_check_connection.  With
- * fresh set, a pooled socket is closed and a new one opened: a kept
- * connection may be closing (a worker recycled just now), and a request
- * that met the close could only be sent again, which one that must not
- * run twice (POST, ...) or whose body cannot be read twice never is.
- * A new connection is served by a worker that took it from its listen
- * queue, before any recycling (as the pools do, vf_serve.c). */
+ * fresh set, a pooled socket is closed and a new one opened (for a
+ * request that may not ride on a kept one, vf_may_ride_kept, or the
+ * retry of one that met a close). */
 static int connect_backend(request_rec *r, proxy_conn_rec *backend,
                            proxy_worker *worker, int fresh, int *reused)
 {
@@ -164,10 +161,10 @@ static int exchange(request_rec *r, proxy_conn_rec *backend,
                     vf_exchange *x, vf_outcome *outcome)
 {
     int status, attempt;
-    int fresh = !vf_repeatable(r) || !x->body->complete;
 
     for (attempt = 0; attempt < 2; attempt++) {
-        if ((status = connect_backend(r, backend, worker, fresh,
+        if ((status = connect_backend(r, backend, worker, attempt > 0
+                                      || !vf_may_ride_kept(r, x->body),
                                       &x->reused)) != OK) {
             return status;
         }
@@ -182,9 +179,6 @@ static int exchange(request_rec *r, proxy_conn_rec *backend,
         if (*outcome != VF_OUT_STALE) {
             break;
         }
-        /* Shut down, the socket fails connect_backend's check and a new
-         * connection replaces it. */
-        apr_socket_shutdown(backend->sock, APR_SHUTDOWN_READWRITE);
     }
     if (!x->reusable) {
         backend->close = 1;

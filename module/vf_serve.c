@@ -65,17 +65,12 @@ static int serve(request_rec *r, vf_pool *pool, vf_exchange *x,
     VF_GAUGE_UP(pool, busy);
     for (attempt = 0; attempt < 2; attempt++) {
         /* A kept connection may be closing (a worker recycled or retired
-         * just now), and a request that met the close is sent again.  So
-         * a request that cannot be sent twice (a body still to be read
-         * from the client) or must not run twice (POST, PATCH, ...: a
-         * plain close cannot tell a recycled worker from a script that
-         * died) never rides on one: it gets a new connection, which a
-         * worker took from its listen queue and serves before any
-         * recycling.  (Only a request without a body is written whole by
-         * the thread that hands a connection over.) */
+         * just now): see vf_may_ride_kept.  (Only a request without a
+         * body is written whole by the thread that hands a connection
+         * over.) */
         vf_conn *c = vf_conn_acquire(pool, r,
-                                     attempt > 0 || !body->complete
-                                     || !vf_repeatable(r),
+                                     attempt > 0
+                                     || !vf_may_ride_kept(r, body),
                                      x->nhead == 3 ? x->head : NULL,
                                      x->nhead == 3 ? 3 : 0, &status);
 
