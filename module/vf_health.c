@@ -646,19 +646,19 @@ int vf_health_check_config(apr_pool_t *ptemp, server_rec *s)
  * afresh); the children of every generation map it.  A segment of a list
  * no longer configured stays until httpd stops: a few hundred bytes per
  * change. */
-static vf_health_shared *retained_shared(server_rec *s,
+static vf_health_shared *retained_shared(server_rec *s, apr_pool_t *ptemp,
                                          const vf_health_conf *hc,
                                          proxy_worker **members)
 {
     apr_size_t size = hc->n_members * sizeof(vf_health_shared);
-    const char *key = apr_pstrcat(s->process->pool, "vhostfcgi-health ",
-                                  hc->balancer, NULL);
+    const char *key = apr_pstrcat(ptemp, "vhostfcgi-health ", hc->balancer,
+                                  NULL);
     vf_health_shared **slot;
     int j;
 
+    /* (ap_retained_data_create keeps a copy of the key.) */
     for (j = 0; j < hc->n_members; j++) {
-        key = apr_pstrcat(s->process->pool, key, " ",
-                          members[j]->s->name_ex, NULL);
+        key = apr_pstrcat(ptemp, key, " ", members[j]->s->name_ex, NULL);
     }
     if (!(slot = ap_retained_data_get(key))) {
         slot = ap_retained_data_create(key, sizeof(*slot));
@@ -720,7 +720,7 @@ int vf_health_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
         }
         hc->n_members = b->workers->nelts;
         members = (proxy_worker **)b->workers->elts;
-        hc->shared = retained_shared(s, hc, members);
+        hc->shared = retained_shared(s, ptemp, hc, members);
         if (!hc->shared) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, NULL,
                          APLOGNO(10742) "VhostFcgiHealthCheck %s: cannot "

@@ -298,23 +298,10 @@ static proxy_server_conf *proxy_conf_of(const server_rec *s)
     return ap_get_module_config(s->module_config, &proxy_module);
 }
 
-static int has_balancer(const proxy_server_conf *pc, const char *name)
-{
-    const proxy_balancer *b = (const proxy_balancer *)pc->balancers->elts;
-    int i;
-
-    for (i = 0; i < pc->balancers->nelts; i++) {
-        if (!strcasecmp(b[i].s->name, name)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* The balancers of server s, but those named in skip (one known already,
  * or inherited). */
 static void show_server_balancers(vf_out *out, const server_rec *s,
-                                  const proxy_server_conf *skip)
+                                  proxy_server_conf *skip)
 {
     const proxy_server_conf *pc = proxy_conf_of(s);
     const proxy_balancer *b = (const proxy_balancer *)pc->balancers->elts;
@@ -323,7 +310,8 @@ static void show_server_balancers(vf_out *out, const server_rec *s,
     for (i = 0; i < pc->balancers->nelts; i++) {
         proxy_worker **w = (proxy_worker **)b[i].workers->elts;
 
-        if (skip && has_balancer(skip, b[i].s->name)) {
+        if (skip && ap_proxy_get_balancer(out->r->pool, skip, b[i].s->name,
+                                          0)) {
             continue;
         }
         for (m = 0; m < b[i].workers->nelts; m++) {
@@ -339,7 +327,7 @@ static void show_server_balancers(vf_out *out, const server_rec *s,
 static void show_balancers(vf_out *out)
 {
     server_rec *here = out->r->server, *s;
-    const proxy_server_conf *main_pc = proxy_conf_of(ap_server_conf);
+    proxy_server_conf *main_pc = proxy_conf_of(ap_server_conf);
 
     show_server_balancers(out, here, NULL);
     if (here != ap_server_conf) {
