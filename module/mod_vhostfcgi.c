@@ -199,6 +199,43 @@ static int report_deferred_errors(apr_pool_t *pconf)
     return errs && errs->nelts ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }
 
+static int sections_any(ap_conf_vector_t *section, vf_section_fn *visit,
+                        void *baton, int too_deep, int depth)
+{
+    const core_dir_config *d;
+    apr_array_header_t *nested[2];
+    int i, j, found;
+
+    if ((found = visit(section, baton))) {
+        return found;
+    }
+    if (!(d = ap_get_core_module_config(section))) {
+        return 0;
+    }
+    if (depth > 32) {
+        return too_deep;
+    }
+    nested[0] = d->sec_file;
+    nested[1] = d->sec_if;
+    for (i = 0; i < 2; i++) {
+        for (j = 0; nested[i] && j < nested[i]->nelts; j++) {
+            found = sections_any(APR_ARRAY_IDX(nested[i], j,
+                                               ap_conf_vector_t *),
+                                 visit, baton, too_deep, depth + 1);
+            if (found) {
+                return found;
+            }
+        }
+    }
+    return 0;
+}
+
+int vf_sections_any(ap_conf_vector_t *section, vf_section_fn *visit,
+                    void *baton, int too_deep)
+{
+    return sections_any(section, visit, baton, too_deep, 0);
+}
+
 const char *vf_comment_hint(const char *arg)
 {
     return arg[0] == '#' ? " (httpd takes comments on lines of their own "

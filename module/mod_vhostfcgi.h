@@ -111,6 +111,14 @@ int vf_parse_number(const char *s, long min, long max, long *out);
  * (httpd has no comment after a directive), else "". */
 const char *vf_comment_hint(const char *arg);
 
+/* Calls visit on a per-directory configuration and on every <Files> and
+ * <If> section nested in it, until one returns non-zero, which is then
+ * returned; 0 when none did.  Nesting past a few dozen levels (which no
+ * configuration has) is not walked: too_deep is returned instead. */
+typedef int vf_section_fn(ap_conf_vector_t *section, void *baton);
+int vf_sections_any(ap_conf_vector_t *section, vf_section_fn *visit,
+                    void *baton, int too_deep);
+
 /* ------------------------------------------------------------------ */
 /* vf_pool.c - pools                                                   */
 /* ------------------------------------------------------------------ */

@@ -353,38 +353,15 @@ static int check_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
-/* Whether a parsed .htaccess, or a <Files> or <If> section inside it,
+/* Whether a section (a parsed .htaccess, or a <Files> or <If> inside it)
  * holds a mod_rewrite directive.  httpd gives a section a module's
  * per-directory config only when one of that module's directives appears
  * in it, and merges leave the parent's untouched otherwise: without one,
  * the request's rewrite rules are all httpd configuration's. */
-static int has_rewrite(ap_conf_vector_t *section, int depth)
+static int has_rewrite_conf(ap_conf_vector_t *section, void *baton)
 {
-    const core_dir_config *d;
-    apr_array_header_t *subs[2];
-    int i, j;
-
-    if (ap_get_module_config(section, rewrite_module_p)) {
-        return 1;
-    }
-    d = ap_get_core_module_config(section);
-    if (!d) {
-        return 0;
-    }
-    if (depth > 32) {                   /* sections nest a few levels */
-        return 1;
-    }
-    subs[0] = d->sec_file;
-    subs[1] = d->sec_if;
-    for (i = 0; i < 2; i++) {
-        for (j = 0; subs[i] && j < subs[i]->nelts; j++) {
-            if (has_rewrite(APR_ARRAY_IDX(subs[i], j, ap_conf_vector_t *),
-                            depth + 1)) {
-                return 1;
-            }
-        }
-    }
-    return 0;
+    (void)baton;
+    return ap_get_module_config(section, rewrite_module_p) != NULL;
 }
 
 /* A per-directory RewriteRule [P] is the configuration's own where no
@@ -398,7 +375,9 @@ static void note_config_proxy(request_rec *r)
         return;
     }
     for (h = r->htaccess; h; h = h->next) {
-        if (h->htaccess && has_rewrite(h->htaccess, 0)) {
+        /* (Nested past any sane depth: assume it does.) */
+        if (h->htaccess
+            && vf_sections_any(h->htaccess, has_rewrite_conf, NULL, 1)) {
             return;
         }
     }

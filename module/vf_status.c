@@ -33,35 +33,26 @@ typedef struct {
  * type map) has none of them.  Rebuilt in pconf at each (re)start. */
 static apr_hash_t *config_handlers;
 
-static void collect_handlers(apr_pool_t *p, ap_conf_vector_t *section,
-                             int depth);
-
-static void collect_sections(apr_pool_t *p, apr_array_header_t *sections,
-                             int depth)
-{
-    int i;
-
-    for (i = 0; sections && i < sections->nelts; i++) {
-        collect_handlers(p, APR_ARRAY_IDX(sections, i, ap_conf_vector_t *),
-                         depth);
-    }
-}
-
-static void collect_handlers(apr_pool_t *p, ap_conf_vector_t *section,
-                             int depth)
+static int collect_handler(ap_conf_vector_t *section, void *p)
 {
     core_dir_config *d = ap_get_core_module_config(section);
 
-    if (!d || depth > 32) {             /* sections nest a few levels */
-        return;
-    }
-    if (d->expr_handler) {
+    if (d && d->expr_handler) {
         apr_hash_set(config_handlers,
                      apr_pmemdup(p, &d->expr_handler, sizeof(d->expr_handler)),
                      sizeof(d->expr_handler), d->expr_handler);
     }
-    collect_sections(p, d->sec_file, depth + 1);     /* <Files> inside */
-    collect_sections(p, d->sec_if, depth + 1);       /* <If> inside */
+    return 0;                           /* on through every section */
+}
+
+static void collect_sections(apr_pool_t *p, apr_array_header_t *sections)
+{
+    int i;
+
+    for (i = 0; sections && i < sections->nelts; i++) {
+        vf_sections_any(APR_ARRAY_IDX(sections, i, ap_conf_vector_t *),
+                        collect_handler, p, 0);
+    }
 }
 
 static int vf_status_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -73,9 +64,9 @@ static int vf_status_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     for (; s; s = s->next) {
         core_server_config *sc = ap_get_core_module_config(s->module_config);
 
-        collect_handlers(pconf, s->lookup_defaults, 0);
-        collect_sections(pconf, sc->sec_dir, 0);
-        collect_sections(pconf, sc->sec_url, 0);
+        vf_sections_any(s->lookup_defaults, collect_handler, pconf, 0);
+        collect_sections(pconf, sc->sec_dir);
+        collect_sections(pconf, sc->sec_url);
     }
     return OK;
 }
