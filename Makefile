@@ -33,7 +33,7 @@ LIB_INCS  := -Iproto -Ipoolsfile
 MOD_SRCS  := $(addprefix module/,mod_vhostfcgi.c vf_check.c vf_serve.c \
              vf_admit.c vf_gauge.c vf_pool.c vf_conn.c vf_spawner.c \
              vf_health.c vf_status.c vf_proxy.c vf_body.c vf_env.c \
-             vf_exchange.c \
+             vf_exchange.c vf_members.c \
              vf_response.c) $(LIB_SRCS)
 MOD_HDRS  := module/mod_vhostfcgi.h $(LIB_HDRS)
 MOD_SO    := .libs/mod_vhostfcgi.so

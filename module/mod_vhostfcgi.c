@@ -417,6 +417,15 @@ static const char *set_health_check(cmd_parms *cmd, void *dcv, int argc,
     return config_error(cmd, vf_health_directive(cmd, argc, argv));
 }
 
+/* Declined always, for mod_proxy to define the member; an error is
+ * reported once parsing is over. */
+static const char *check_member(cmd_parms *cmd, void *dcv, const char *args)
+{
+    (void)dcv;
+    config_error(cmd, vf_member_merged(cmd, args));
+    return DECLINE_CMD;
+}
+
 static const command_rec vf_cmds[] = {
     AP_INIT_TAKE_ARGV("VhostFcgiPool", set_pool, NULL,
                       RSRC_CONF | ACCESS_CONF,
@@ -449,6 +458,9 @@ static const command_rec vf_cmds[] = {
                   OR_FILEINFO, "FPM or GENERIC: how SCRIPT_FILENAME is sent"),
     AP_INIT_TAKE23("ProxyFCGISetEnvIf", add_env_fixup, NULL, OR_FILEINFO,
                    "condition [!]variable [value]: adjust a FastCGI param"),
+    AP_INIT_RAW_ARGS("BalancerMember", check_member, NULL,
+                     RSRC_CONF | ACCESS_CONF, "read by mod_proxy; this "
+                     "module only looks for members it would merge"),
     { NULL }
 };
 

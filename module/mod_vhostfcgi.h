@@ -338,6 +338,15 @@ int vf_admit_hold(request_rec *r, vf_pool *pool);
 void vf_admit_release(request_rec *r);
 
 /* ------------------------------------------------------------------ */
+/* vf_members.c - BalancerMember lines mod_proxy would merge            */
+/* ------------------------------------------------------------------ */
+
+/* For a BalancerMember line, before mod_proxy reads it: an error when
+ * mod_proxy would merge its member into an earlier one on another socket
+ * (it compares only what follows "unix:PATH|"), else NULL. */
+const char *vf_member_merged(cmd_parms *cmd, const char *args);
+
+/* ------------------------------------------------------------------ */
 /* vf_health.c - VhostFcgiHealthCheck                                  */
 /* ------------------------------------------------------------------ */
 
