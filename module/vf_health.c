@@ -15,8 +15,8 @@
  * a recovered member does not wait out retry=.
  *
  * The checks run in one httpd child at a time (a singleton watchdog, as
- * mod_proxy_hcheck's do); the results live in shared memory for the
- * status page.
+ * mod_proxy_hcheck's do), the members due in a tick side by side; the
+ * results live in shared memory for the status page.
  */
 #include "mod_vhostfcgi.h"
 #include "mod_proxy.h"
@@ -24,6 +24,7 @@
 
 #include "http_core.h"
 #include "apr_optional.h"
+#include "apr_thread_proc.h"
 #include "apr_strings.h"
 
 #include <errno.h>
@@ -39,6 +40,8 @@
 #define VF_HC_MIN_INTERVAL  VF_HC_TICK
 /* Shortest timeout=: a connect and a FastCGI round trip need some. */
 #define VF_HC_MIN_TIMEOUT   apr_time_from_msec(1)
+/* Checks run side by side, in threads of the watchdog's child. */
+#define VF_HC_PARALLEL      16
 
 /* ------------------------------------------------------------------ */
 /* Configuration                                                       */
@@ -533,15 +536,89 @@ static void keep_out(proxy_worker *w, const vf_health_shared *hs)
     }
 }
 
+/* One member's check due in this tick. */
+typedef struct {
+    const vf_health_conf *hc;
+    proxy_worker *w;
+    vf_health_shared *hs;
+    apr_pool_t *p;              /* the check's own, with its own allocator:
+                                 * a thread allocates from nothing else */
+    const char *why;            /* check_member()'s answer */
+} vf_health_job;
+
+static void *APR_THREAD_FUNC run_job(apr_thread_t *t, void *data)
+{
+    vf_health_job *job = data;
+
+    (void)t;
+    job->why = check_member(job->hc, job->w, job->p);
+    return NULL;
+}
+
+/* A pool for one check, freed with ptemp: a child of ptemp (created
+ * here, in the watchdog's thread) that allocates from an allocator of its
+ * own, so the check's thread shares none with another. */
+static apr_pool_t *job_pool(apr_pool_t *ptemp)
+{
+    apr_allocator_t *a;
+    apr_pool_t *p;
+
+    if (apr_allocator_create(&a) != APR_SUCCESS) {
+        return NULL;
+    }
+    if (apr_pool_create_ex(&p, ptemp, NULL, a) != APR_SUCCESS) {
+        apr_allocator_destroy(a);
+        return NULL;
+    }
+    apr_allocator_owner_set(a, p);
+    return p;
+}
+
+/* Runs the due checks side by side, VF_HC_PARALLEL at most at a time, so a
+ * round takes about one timeout however many members do not answer, and a
+ * member that is back is seen at its own interval.  A check whose thread
+ * (or pool) cannot be had runs here, in turn. */
+static void run_jobs(vf_health_job *jobs, int n, apr_pool_t *ptemp)
+{
+    apr_thread_t *threads[VF_HC_PARALLEL];
+    apr_status_t rv;
+    int i, k, batch;
+
+    for (i = 0; i < n; i += batch) {
+        batch = n - i < VF_HC_PARALLEL ? n - i : VF_HC_PARALLEL;
+        for (k = 0; k < batch; k++) {
+            vf_health_job *job = &jobs[i + k];
+
+            threads[k] = NULL;
+            if (batch > 1 && (job->p = job_pool(ptemp)) != NULL
+                && apr_thread_create(&threads[k], NULL, run_job, job,
+                                     ptemp) != APR_SUCCESS) {
+                threads[k] = NULL;
+            }
+            if (!threads[k]) {
+                job->p = ptemp;
+                job->why = check_member(job->hc, job->w, ptemp);
+            }
+        }
+        for (k = 0; k < batch; k++) {
+            if (threads[k]) {
+                apr_thread_join(&rv, threads[k]);
+            }
+        }
+    }
+}
+
 static apr_status_t watchdog_tick(int state, void *data, apr_pool_t *ptemp)
 {
     vf_health_run *run = data;
     apr_time_t now = apr_time_now();
+    apr_array_header_t *due;
     int i, m;
 
     if (state != AP_WATCHDOG_STATE_RUNNING) {
         return APR_SUCCESS;
     }
+    due = apr_array_make(ptemp, 8, sizeof(vf_health_job));
     for (i = 0; i < run->checks->nelts; i++) {
         vf_health_conf *hc = APR_ARRAY_IDX(run->checks, i,
                                            vf_health_conf *);
@@ -555,6 +632,7 @@ static apr_status_t watchdog_tick(int state, void *data, apr_pool_t *ptemp)
         members = (proxy_worker **)b->workers->elts;
         for (m = 0; m < b->workers->nelts && m < hc->n_members; m++) {
             vf_health_shared *hs = &hc->shared[m];
+            vf_health_job *job;
 
             keep_out(members[m], hs);
             if (now < hs->next_check
@@ -562,9 +640,17 @@ static apr_status_t watchdog_tick(int state, void *data, apr_pool_t *ptemp)
                 continue;
             }
             hs->next_check = now + hc->interval;
-            record(hc, members[m], hs, check_member(hc, members[m], ptemp),
-                   run->s, ptemp);
+            job = apr_array_push(due);
+            job->hc = hc;
+            job->w = members[m];
+            job->hs = hs;
         }
+    }
+    run_jobs((vf_health_job *)due->elts, due->nelts, ptemp);
+    for (i = 0; i < due->nelts; i++) {
+        vf_health_job *job = &APR_ARRAY_IDX(due, i, vf_health_job);
+
+        record(job->hc, job->w, job->hs, job->why, run->s, ptemp);
     }
     return APR_SUCCESS;
 }
