@@ -19,8 +19,6 @@ plan skip_all => 'needs root (httpd -t with User www-data)' if $> != 0;
 
 my $bed = VfBal->new;
 my $dir = $bed->dir;
-mkdir "$dir/$_" for qw(htdocs logs run);
-chmod 0755, map { "$dir/$_" } qw(htdocs logs run);
 
 # Writes a configuration whose health-check line is $hc (and whose balancer
 # section is $bal, when given) at the end of the main server part; returns

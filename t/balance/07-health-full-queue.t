@@ -37,40 +37,20 @@ use Time::HiRes qw(time sleep);
 use VfBal;
 
 plan skip_all => 'needs root (httpd with User www-data)' if $> != 0;
-my $MISBEHAVE = repo_dir() . '/build/bin/fcgi-misbehave';
-plan skip_all => "$MISBEHAVE missing: run make first" unless -x $MISBEHAVE;
+plan skip_all => 'build/bin/fcgi-misbehave missing: run make first'
+    unless -x repo_dir() . '/build/bin/fcgi-misbehave';
 
 my $BACK_BOUND = 10;        # seconds, for what 2 checks at 0.5 s achieve
 my $STOP_BOUND = 10;
 
 my $bed = VfBal->new;
 my $dir = $bed->dir;
-mkdir "$dir/$_" for qw(htdocs logs run);
-chmod 0755, map { "$dir/$_" } qw(htdocs logs run);
 write_file("$dir/htdocs/overloaded.php", "<?php // fcgi-misbehave\n");
 
 my $full = "$dir/full.sock";
 my $good = "$dir/good.sock";
-my $good_pidfile = "$dir/good.pid";
 my $full_name = "unix:$full|fcgi://full";
 my $good_name = "unix:$good|fcgi://good";
-
-# fcgi-misbehave is a daemon of ours: stopped before VfBal's END block
-# removes the directory (END blocks run last-defined first).
-END { stop_good() }
-
-sub stop_good {
-    return unless -s $good_pidfile;
-    my ($pid) = VfBal::slurp($good_pidfile) =~ /(\d+)/ or return;
-    kill 'TERM', $pid;
-    wait_for(sub { !kill(0, $pid) }, 5);
-}
-
-sub start_good {
-    my ($rc, $out) = run_cmd($MISBEHAVE, '-l', $good, '-p', $good_pidfile,
-                             '-d');
-    die "fcgi-misbehave did not start ($rc): $out\n" if $rc;
-}
 
 # A connect to $full that does not block: 1 when it got into the queue,
 # 0 when the queue is full (EAGAIN).
@@ -99,18 +79,6 @@ ok(@queued && !try_queue(\@queued),
    'the listen queue of the full member is full (' . scalar(@queued)
    . ' waiting; one more gets EAGAIN)');
 
-# The error log from byte $from on, once it matches $re (undef after
-# $timeout seconds).
-sub wait_log {
-    my ($from, $re, $timeout) = @_;
-    my $log;
-    wait_for(sub {
-        $log = VfBal::slurp($bed->error_log, $from);
-        $log =~ $re;
-    }, $timeout, 0.1) or return undef;
-    return $log;
-}
-
 my $taken_out = sub {
     my ($name, $why) = @_;
     my $text = "AH10710: VhostFcgiHealthCheck: balancer://php member $name "
@@ -129,24 +97,15 @@ my $bal = "<Proxy balancer://php>\n"
     . "</Proxy>\n"
     . "VhostFcgiHealthCheck balancer://php interval=0.5 timeout=0.3 "
     . "fails=2 passes=2\n";
-$bed->{port} = free_port();
-$bed->{sport} = free_port();
-my $conf = write_file("$dir/httpd.conf",
-                      $bed->httpd_conf_text(balancer => $bal));
-my ($rc, $out) = run_cmd(httpd_bin(), '-f', $conf, '-k', 'start');
-BAIL_OUT("httpd did not start ($rc): $out" . $bed->error_log_tail) if $rc;
-$bed->{conf} = $conf;
-wait_for(sub { -s "$dir/httpd.pid" }, 10)
-    or BAIL_OUT('httpd wrote no pid file');
-my $httpd = (split ' ', VfBal::slurp("$dir/httpd.pid"))[0];
-$bed->{httpd_pid} = $httpd;
+my $conf = $bed->start_httpd_with($bal);
+my $httpd = $bed->{httpd_pid};
 
 subtest 'both members taken out, each named by its socket' => sub {
-    my $log = wait_log(0, $taken_out->($good_name, 'connect: '), 10);
+    my $log = $bed->wait_log(0, $taken_out->($good_name, 'connect: '), 10);
     ok($log, "$good_name (no socket yet) taken out")
         or diag($bed->error_log_tail);
-    $log = wait_log(0, $taken_out->($full_name, 'connect: listen queue '
-                                    . 'full for 0.3 s (overloaded)'), 10);
+    $log = $bed->wait_log(0, $taken_out->($full_name, 'connect: listen '
+                          . 'queue full for 0.3 s (overloaded)'), 10);
     ok($log, "$full_name (queue full) taken out: the connect gave up "
        . 'after the timeout') or diag($bed->error_log_tail);
 };
@@ -154,8 +113,8 @@ subtest 'both members taken out, each named by its socket' => sub {
 subtest 'the healthy member comes back while the other is stuck' => sub {
     my $from = $bed->error_log_size;
     my $t0 = time;
-    start_good();
-    my $log = wait_log($from, $back->($good_name), $BACK_BOUND);
+    $bed->start_misbehave($good);
+    my $log = $bed->wait_log($from, $back->($good_name), $BACK_BOUND);
     ok($log, "$good_name back within $BACK_BOUND s of its start")
         or diag($bed->error_log_tail);
     diag(sprintf 'back after %.1f s', time - $t0) if $log;
@@ -166,16 +125,17 @@ subtest 'after a graceful restart the checks go on' => sub {
     my $from = $bed->error_log_size;
     my ($rc, $out) = run_cmd(httpd_bin(), '-f', $conf, '-k', 'graceful');
     is($rc, 0, 'apache2 -k graceful') or diag($out);
-    ok(wait_log($from, qr/resuming normal operations/, 10),
+    ok($bed->wait_log($from, qr/resuming normal operations/, 10),
        'the new generation is up');
     $from = $bed->error_log_size;
-    stop_good();
-    ok(wait_log($from, $taken_out->($good_name, 'connect: '), $BACK_BOUND),
-       "$good_name taken out again once it is gone")
+    $bed->stop_misbehave($good);
+    ok($bed->wait_log($from, $taken_out->($good_name, 'connect: '),
+                      $BACK_BOUND), "$good_name taken out again once it is "
+                                    . 'gone')
         or diag($bed->error_log_tail);
     $from = $bed->error_log_size;
-    start_good();
-    ok(wait_log($from, $back->($good_name), $BACK_BOUND),
+    $bed->start_misbehave($good);
+    ok($bed->wait_log($from, $back->($good_name), $BACK_BOUND),
        "$good_name back again within $BACK_BOUND s")
         or diag($bed->error_log_tail);
 };
@@ -187,7 +147,7 @@ subtest 'FCGI_OVERLOADED names the member by its socket' => sub {
     is($res->{status}, 503, 'the request gets 503');
     my $text = "AH10644: FastCGI backend unix:$good (vhost bal.test) is "
                . 'overloaded (FCGI_OVERLOADED)';
-    ok(wait_log($from, qr/\Q$text\E/, 5),
+    ok($bed->wait_log($from, qr/\Q$text\E/, 5),
        "AH10644 names unix:$good") or diag($bed->error_log_tail);
 };
 

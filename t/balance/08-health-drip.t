@@ -21,47 +21,26 @@ use Time::HiRes qw(time sleep);
 use VfBal;
 
 plan skip_all => 'needs root (httpd with User www-data)' if $> != 0;
-my $MISBEHAVE = repo_dir() . '/build/bin/fcgi-misbehave';
-plan skip_all => "$MISBEHAVE missing: run make first" unless -x $MISBEHAVE;
+plan skip_all => 'build/bin/fcgi-misbehave missing: run make first'
+    unless -x repo_dir() . '/build/bin/fcgi-misbehave';
 
 my $OUT_BOUND = 8;
 
 my $bed = VfBal->new;
 my $dir = $bed->dir;
-mkdir "$dir/$_" for qw(htdocs logs run);
-chmod 0755, map { "$dir/$_" } qw(htdocs logs run);
 
 my $sock = "$dir/drip.sock";
-my $pidfile = "$dir/drip.pid";
 my $name = "unix:$sock|fcgi://drip";
 
-# Stopped before VfBal's END block removes the directory.
-END {
-    if (-s $pidfile) {
-        my ($pid) = VfBal::slurp($pidfile) =~ /(\d+)/;
-        kill 'TERM', $pid if $pid;
-    }
-}
-
-my ($rc, $out) = run_cmd($MISBEHAVE, '-l', $sock, '-p', $pidfile, '-d');
-BAIL_OUT("fcgi-misbehave did not start ($rc): $out") if $rc;
+$bed->start_misbehave($sock);
 
 my $bal = "<Proxy balancer://php>\n"
     . "    BalancerMember \"$name\" timeout=3 retry=30\n"
     . "</Proxy>\n"
     . "VhostFcgiHealthCheck balancer://php path=/drip interval=2 "
     . "timeout=1.5 fails=1 passes=1\n";
-$bed->{port} = free_port();
-$bed->{sport} = free_port();
-my $conf = write_file("$dir/httpd.conf",
-                      $bed->httpd_conf_text(balancer => $bal));
 my $t0 = time;
-($rc, $out) = run_cmd(httpd_bin(), '-f', $conf, '-k', 'start');
-BAIL_OUT("httpd did not start ($rc): $out" . $bed->error_log_tail) if $rc;
-$bed->{conf} = $conf;
-wait_for(sub { -s "$dir/httpd.pid" }, 10)
-    or BAIL_OUT('httpd wrote no pid file');
-$bed->{httpd_pid} = (split ' ', VfBal::slurp("$dir/httpd.pid"))[0];
+$bed->start_httpd_with($bal);
 
 my $want = "AH10710: VhostFcgiHealthCheck: balancer://php member $name "
            . 'taken out after 1 failed checks: answer not complete within '

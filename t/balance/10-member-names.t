@@ -19,13 +19,11 @@ use HTTP::Tiny;
 use VfBal;
 
 plan skip_all => 'needs root (httpd with User www-data)' if $> != 0;
-my $MISBEHAVE = repo_dir() . '/build/bin/fcgi-misbehave';
-plan skip_all => "$MISBEHAVE missing: run make first" unless -x $MISBEHAVE;
+plan skip_all => 'build/bin/fcgi-misbehave missing: run make first'
+    unless -x repo_dir() . '/build/bin/fcgi-misbehave';
 
 my $bed = VfBal->new;
 my $dir = $bed->dir;
-mkdir "$dir/$_" for qw(htdocs logs run);
-chmod 0755, map { "$dir/$_" } qw(htdocs logs run);
 write_file("$dir/htdocs/echo.php", "<?php // fcgi-misbehave\n");
 
 my ($a_sock, $b_sock) = ("$dir/a.sock", "$dir/b.sock");
@@ -127,48 +125,23 @@ for my $case (@bad) {
 }
 
 # The advised form, started for real: both sockets answer requests.
-END { stop_backends() }
-my @pidfiles = ("$dir/a.pid", "$dir/b.pid");
-sub stop_backends {
-    for my $pf (@pidfiles) {
-        next unless -s $pf;
-        my ($pid) = VfBal::slurp($pf) =~ /(\d+)/ or next;
-        kill 'TERM', $pid;
-        wait_for(sub { !kill(0, $pid) }, 5);
-    }
-}
-for my $i (0, 1) {
-    my ($rc, $out) = run_cmd($MISBEHAVE, '-l', ($a_sock, $b_sock)[$i],
-                             '-p', $pidfiles[$i], '-d');
-    BAIL_OUT("fcgi-misbehave did not start ($rc): $out") if $rc;
-}
+$bed->start_misbehave($_) for $a_sock, $b_sock;
+$bed->start_httpd_with(proxy_of("unix:$a_sock|fcgi://a",
+                                 "unix:$b_sock|fcgi://b"));
 {
-    my ($path) = conf_with(proxy_of("unix:$a_sock|fcgi://a",
-                                    "unix:$b_sock|fcgi://b"));
-    my ($rc, $out) = run_cmd(httpd_bin(), '-f', $path, '-k', 'start');
-    my $started = $rc == 0 && wait_for(sub { -s "$dir/httpd.pid" }, 10);
-    if ($started) {
-        $bed->{conf} = $path;
-        $bed->{httpd_pid} = (split ' ', VfBal::slurp("$dir/httpd.pid"))[0];
-    }
-    my ($port) = VfBal::slurp($path) =~ /^Listen 127\.0\.0\.1:(\d+)/m;
     my $ua = HTTP::Tiny->new(timeout => 10);
     my (%by, $ok);
-    my $elog = $bed->error_log_size;
-    if ($started) {
-        for my $n (1 .. 20) {
-            my $res = $ua->get("http://127.0.0.1:$port/echo.php?n=$n",
-                               { headers => { 'X-Req-Id' => "r$n" } });
-            $ok++ if $res->{status} == 200;
-        }
-        $bed->stop_httpd;
-        for (split /\n/, VfBal::slurp($bed->access_log)) {
-            my (undef, $st, $worker) = split ' ';
-            $by{$worker}++ if $st == 200;
-        }
+    for my $n (1 .. 20) {
+        my $res = $ua->get($bed->url("/echo.php?n=$n"),
+                           { headers => { 'X-Req-Id' => "r$n" } });
+        $ok++ if $res->{status} == 200;
+    }
+    $bed->stop_httpd;
+    for (split /\n/, VfBal::slurp($bed->access_log)) {
+        my (undef, $st, $worker) = split ' ';
+        $by{$worker}++ if $st == 200;
     }
     subtest 'two Unix-socket members named apart both serve' => sub {
-        ok($started, 'httpd starts') or diag($out . $bed->error_log_tail);
         is($ok // 0, 20, '20 requests answered 200');
         for my $w (qw(fcgi://a fcgi://b)) {
             ok(($by{$w} // 0) >= 5, "$w served " . ($by{$w} // 0)

@@ -25,29 +25,17 @@ use Time::HiRes qw(time);
 use VfBal;
 
 plan skip_all => 'needs root (httpd with User www-data)' if $> != 0;
-my $MISBEHAVE = repo_dir() . '/build/bin/fcgi-misbehave';
-plan skip_all => "$MISBEHAVE missing: run make first" unless -x $MISBEHAVE;
+plan skip_all => 'build/bin/fcgi-misbehave missing: run make first'
+    unless -x repo_dir() . '/build/bin/fcgi-misbehave';
 
 my $MUTE = 8;
 my $BACK_BOUND = 5;     # seconds; one after another the checks needed 6.4+
 
 my $bed = VfBal->new;
 my $dir = $bed->dir;
-mkdir "$dir/$_" for qw(htdocs logs run);
-chmod 0755, map { "$dir/$_" } qw(htdocs logs run);
 
 my $good = "$dir/good.sock";
-my $good_pidfile = "$dir/good.pid";
 my $good_name = "unix:$good|fcgi://good";
-
-END { stop_good() }
-
-sub stop_good {
-    return unless -s $good_pidfile;
-    my ($pid) = VfBal::slurp($good_pidfile) =~ /(\d+)/ or return;
-    kill 'TERM', $pid;
-    wait_for(sub { !kill(0, $pid) }, 5);
-}
 
 # Listening sockets that never accept; kept open until the end.
 my (@mute, @mute_names);
@@ -61,19 +49,11 @@ for my $i (1 .. $MUTE) {
     push @mute_names, "unix:$path|fcgi://mute$i";
 }
 
-sub wait_log {
-    my ($from, $re, $timeout) = @_;
-    my $log;
-    wait_for(sub {
-        $log = VfBal::slurp($bed->error_log, $from);
-        $log =~ $re;
-    }, $timeout, 0.05) or return undef;
-    return $log;
-}
-
 sub taken_out {
     my ($name, $why) = @_;
-    return qr/\QAH10710: VhostFcgiHealthCheck: balancer:\/\/php member $name taken out after 1 failed checks: $why\E/;
+    my $text = "AH10710: VhostFcgiHealthCheck: balancer://php member $name "
+               . "taken out after 1 failed checks: $why";
+    return qr/\Q$text\E/;
 }
 
 my $bal = "<Proxy balancer://php>\n"
@@ -82,23 +62,14 @@ my $bal = "<Proxy balancer://php>\n"
     . "</Proxy>\n"
     . "VhostFcgiHealthCheck balancer://php interval=1 timeout=0.8 "
     . "fails=1 passes=2\n";
-$bed->{port} = free_port();
-$bed->{sport} = free_port();
-my $conf = write_file("$dir/httpd.conf",
-                      $bed->httpd_conf_text(balancer => $bal));
-my ($rc, $out) = run_cmd(httpd_bin(), '-f', $conf, '-k', 'start');
-BAIL_OUT("httpd did not start ($rc): $out" . $bed->error_log_tail) if $rc;
-$bed->{conf} = $conf;
-wait_for(sub { -s "$dir/httpd.pid" }, 10)
-    or BAIL_OUT('httpd wrote no pid file');
-$bed->{httpd_pid} = (split ' ', VfBal::slurp("$dir/httpd.pid"))[0];
+$bed->start_httpd_with($bal);
 
 subtest 'every member taken out' => sub {
-    ok(wait_log(0, taken_out($good_name, 'connect: '), 20),
+    ok($bed->wait_log(0, taken_out($good_name, 'connect: '), 20),
        "$good_name (no socket yet) taken out") or diag($bed->error_log_tail);
     for my $name (@mute_names) {
-        ok(wait_log(0, taken_out($name, 'no answer within 0.8 s'),
-                    20), "$name (never answers) taken out")
+        ok($bed->wait_log(0, taken_out($name, 'no answer within 0.8 s'), 20),
+           "$name (never answers) taken out")
             or diag($bed->error_log_tail);
     }
 };
@@ -106,12 +77,10 @@ subtest 'every member taken out' => sub {
 subtest "the healthy member is back within $BACK_BOUND s" => sub {
     my $from = $bed->error_log_size;
     my $t0 = time;
-    my ($rc, $out) = run_cmd($MISBEHAVE, '-l', $good, '-p', $good_pidfile,
-                             '-d');
-    is($rc, 0, 'fcgi-misbehave started') or diag($out);
+    $bed->start_misbehave($good);
     my $back = "AH10711: VhostFcgiHealthCheck: balancer://php member "
                . "$good_name back after 2 good checks";
-    my $log = wait_log($from, qr/\Q$back\E/, $BACK_BOUND);
+    my $log = $bed->wait_log($from, qr/\Q$back\E/, $BACK_BOUND);
     ok($log, "$good_name back within $BACK_BOUND s of its start, "
              . "$MUTE mute members notwithstanding")
         or diag($bed->error_log_tail);

@@ -137,7 +137,11 @@ sub new {
     }, $class;
     lock_beds();
     $self->{dir} = tempdir('/tmp/vfbal.XXXX', CLEANUP => 0);
-    chmod 0755, $self->{dir};
+    # (httpd's children, as www-data, read htdocs and write nothing here)
+    for my $d ($self->{dir}, map { "$self->{dir}/$_" } qw(htdocs logs run)) {
+        mkdir $d;
+        chmod 0755, $d;
+    }
     push @LIVE, $self;
     for my $n (1 .. 3) {
         push @{$self->{members}}, {
@@ -515,6 +519,26 @@ sub start_httpd {
         or die "httpd does not answer /status?json\n" . $self->error_log_tail;
 }
 
+# httpd started from a configuration whose balancer section is $bal (the
+# rest as httpd_conf_text makes it); dies when it does not start.  Returns
+# the configuration's path.
+sub start_httpd_with {
+    my ($self, $bal) = @_;
+    my $dir = $self->{dir};
+    $self->{port} //= free_port();
+    $self->{sport} = free_port() while !$self->{sport}
+                                        || $self->{sport} == $self->{port};
+    my $conf = write_file("$dir/httpd.conf",
+                          $self->httpd_conf_text(balancer => $bal));
+    my ($rc, $out) = run_cmd($HTTPD, '-f', $conf, '-k', 'start');
+    die "httpd did not start ($rc): $out\n" . $self->error_log_tail if $rc;
+    $self->{conf} = $conf;
+    wait_for(sub { -s "$dir/httpd.pid" }, 10)
+        or die "httpd wrote no pid file\n" . $self->error_log_tail;
+    $self->{httpd_pid} = (split ' ', slurp("$dir/httpd.pid"))[0];
+    return $conf;
+}
+
 sub stop_httpd {
     my ($self) = @_;
     my $pid = delete $self->{httpd_pid} or return;
@@ -563,6 +587,7 @@ sub cleanup {
         waitpid($_, 0) for @clients;
     }
     eval { $self->stop_httpd };
+    $self->stop_misbehave($_) for keys %{$self->{misbehave} || {}};
     for my $m ($self->members) {
         close delete $m->{ipbatch} if $m->{ipbatch};
         my @pids = $self->ns_pids($m->{n});
@@ -673,6 +698,28 @@ sub trace_since {
 }
 
 # ------------------------------------------------------------------------
+# t/bin/fcgi-misbehave as a member on a Unix socket
+# ------------------------------------------------------------------------
+
+# Starts one listening on $sock (its pid file: $sock.pid); cleanup stops
+# it, before the directory goes.  Dies when it does not start.
+sub start_misbehave {
+    my ($self, $sock) = @_;
+    my ($rc, $out) = run_cmd("$REPO/build/bin/fcgi-misbehave", '-l', $sock,
+                             '-p', "$sock.pid", '-d');
+    die "fcgi-misbehave on $sock did not start ($rc): $out\n" if $rc;
+    $self->{misbehave}{$sock} = 1;
+}
+
+sub stop_misbehave {
+    my ($self, $sock) = @_;
+    delete $self->{misbehave}{$sock};
+    my ($pid) = slurp("$sock.pid") =~ /(\d+)/ or return;
+    kill 'TERM', $pid;
+    wait_for(sub { !kill(0, $pid) }, 5);
+}
+
+# ------------------------------------------------------------------------
 # Logs
 # ------------------------------------------------------------------------
 
@@ -696,6 +743,18 @@ sub access_log     { "$_[0]{dir}/logs/access.log" }
 sub error_log_size { -s $_[0]->error_log || 0 }
 sub access_log_size { -s $_[0]->access_log || 0 }
 sub error_log_tail { "error.log:\n" . slurp_tail($_[0]->error_log, 40) }
+
+# The error log from byte $from on, once it matches $re; undef when it
+# did not within $timeout seconds.
+sub wait_log {
+    my ($self, $from, $re, $timeout) = @_;
+    my $log;
+    wait_for(sub {
+        $log = slurp($self->error_log, $from);
+        $log =~ $re;
+    }, $timeout, 0.05) or return undef;
+    return $log;
+}
 
 # Access log lines from byte offset $from: { req id => [status, member] }.
 sub access_entries {
