@@ -229,14 +229,13 @@ void demand_sample(pid_t pid, int want_io, struct wsample *out)
         out->syscr = field_after(buf, "syscr: ");
 }
 
-int demand_exit_writes(pid_t pid, uint64_t *wchar, uint64_t *syscw)
+int demand_exit_wchar(pid_t pid, uint64_t *wchar)
 {
     char buf[512];
 
     if (read_proc(pid, "io", buf, sizeof(buf)) <= 0)
         return -1;
     *wchar = field_after(buf, "wchar: ");
-    *syscw = field_after(buf, "syscw: ");
     return 0;
 }
 

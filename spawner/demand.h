@@ -56,8 +56,8 @@ void demand_sample(pid_t pid, int want_io, struct wsample *out);
  * starting up). */
 int demand_has_conn(pid_t pid);
 
-/* The bytes and write(2) calls of an exited, not yet reaped, worker (its
- * /proc/PID/io stays readable until waitpid()).  Returns 0, or -1. */
-int demand_exit_writes(pid_t pid, uint64_t *wchar, uint64_t *syscw);
+/* The bytes an exited, not yet reaped, worker wrote (its /proc/PID/io
+ * stays readable until waitpid()).  Returns 0, or -1. */
+int demand_exit_wchar(pid_t pid, uint64_t *wchar);
 
 #endif /* SPAWN_DEMAND_H */

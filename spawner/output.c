@@ -84,6 +84,10 @@ static void emit(struct worker *w, int final)
     struct wout *o = w->out;
     size_t start = 0, i;
 
+    if (o->discard) {
+        o->len = 0;
+        return;
+    }
     for (i = 0; i < o->len; i++) {
         if (o->buf[i] == '\n') {
             say(w, o->buf + start, i - start);

@@ -354,18 +354,18 @@ static void describe(int status, char *buf, size_t len)
 }
 
 /* Whether a worker that exited with status 0 had served: it was seen in
- * accept(), or it wrote more than what reached its output pipe (with
- * catch_workers_output; else: anything) - a FastCGI response is written.
- * XXX without catch_workers_output a program that prints its usage to
- * /dev/null and exits 0 looks like it served, and is respawned unpaced. */
+ * accept(), or it wrote more than what reached its output pipe - a
+ * FastCGI response is written elsewhere.  (Its output goes to that pipe
+ * whatever catch_workers_output says, to be counted: a program that
+ * prints its usage and exits 0 wrote nothing else, and is paced as a
+ * crash loop.) */
 static int served(const struct worker *w)
 {
     if (w->flags & WF_READY)
         return 1;
     if (!w->exit_io)
         return 0;
-    return w->pool->cf->catch_workers_output ? w->exit_wchar > w->out_bytes
-                                             : w->exit_syscw > 0;
+    return w->exit_wchar > w->out_bytes;
 }
 
 /* Counts and logs a reaped worker; returns whether the exit was fast (see

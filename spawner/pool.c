@@ -126,6 +126,7 @@ struct worker *worker_add(struct spawner *sp, struct pool *p, pid_t pid,
             return NULL;
         }
         w->out->fd = out_fd;
+        w->out->discard = !p->cf->catch_workers_output;
         w->out->src.kind = SRC_OUTPUT;
         w->out->src.obj = w;
     }

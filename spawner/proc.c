@@ -215,7 +215,6 @@ struct proc_spec *proc_spec_build(const struct pools_pool *cf, char *err,
     ps->chdir = cf->chdir != NULL ? cf->chdir : "/";
     ps->rlimit_files = cf->rlimit_files;
     ps->rlimit_core = cf->rlimit_core;
-    ps->catch_output = cf->catch_workers_output;
     if (!cf->ids_resolved || cf->uid == 0 || cf->gid == 0) {
         snprintf(err, errlen, "refusing to run workers as root");
         proc_spec_free(ps);
@@ -250,13 +249,13 @@ fail:
 /* ------------------------------------------------------------------ */
 
 enum stage {
-    ST_SIGNALS, ST_SETSID, ST_DEVNULL, ST_DUP2, ST_RLIMIT_FILES,
+    ST_SIGNALS, ST_SETSID, ST_DUP2, ST_RLIMIT_FILES,
     ST_RLIMIT_CORE, ST_SETGROUPS, ST_CHROOT, ST_CHDIR, ST_ROOT, ST_SETGID,
     ST_SETUID, ST_PDEATHSIG, ST_EXECVE, ST_NSTAGES
 };
 
 static const char *const stage_names[ST_NSTAGES] = {
-    "signal mask", "setsid", "open /dev/null", "dup2", "rlimit_files",
+    "signal mask", "setsid", "dup2", "rlimit_files",
     "rlimit_core", "setgroups", "chroot", "chdir", "uid/gid 0 check",
     "setgid", "setuid", "prctl PR_SET_PDEATHSIG", "execve"
 };
@@ -302,12 +301,10 @@ static void close_from(int lowfd)
         close(fd);
 }
 
-/* fd 0 the socket, fds 1 and 2 the output pipe or /dev/null, fd 3 the
- * failure pipe (close-on-exec), nothing else. */
+/* fd 0 the socket, fds 1 and 2 the output pipe, fd 3 the failure pipe
+ * (close-on-exec), nothing else. */
 static void child_fds(int listen_fd, int out_w, int *fail_fd)
 {
-    if (out_w < 0 && (out_w = open("/dev/null", O_WRONLY)) < 0)
-        child_fail(*fail_fd, ST_DEVNULL);
     if (dup2(listen_fd, 0) < 0 || dup2(out_w, 1) < 0 || dup2(out_w, 2) < 0)
         child_fail(*fail_fd, ST_DUP2);
     if (*fail_fd != 3) {
@@ -426,7 +423,7 @@ struct proc_start proc_spawn(const struct proc_spec *ps, int listen_fd)
 
     if (pipe2(fail_p, O_CLOEXEC) < 0)
         return failed("pipe", errno);
-    if (ps->catch_output && pipe2(out_p, O_CLOEXEC) < 0) {
+    if (pipe2(out_p, O_CLOEXEC) < 0) {
         int e = errno;
 
         close(fail_p[0]);

@@ -29,7 +29,6 @@ struct proc_spec {
     const char *chdir;
     long long rlimit_files;         /* POOLS_RLIMIT_* or a limit */
     long long rlimit_core;
-    int catch_output;               /* stdout+stderr to a pipe */
 };
 
 enum proc_result {
@@ -41,8 +40,9 @@ enum proc_result {
 struct proc_start {
     enum proc_result result;
     pid_t pid;                      /* PROC_STARTED */
-    int out_fd;                     /* PROC_STARTED, catch_output: the
-                                     * non-blocking read end; else -1 */
+    int out_fd;                     /* PROC_STARTED: the non-blocking
+                                     * read end of its stdout+stderr;
+                                     * else -1 */
     const char *stage;              /* failed: "chroot /x", "execve", ... */
     int err;                        /* failed: errno */
 };

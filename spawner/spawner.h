@@ -58,8 +58,10 @@ enum wflag {
     WF_TIMEOUT = 8                  /* ... for request_terminate_timeout */
 };
 
-struct wout {                       /* catch_workers_output */
+struct wout {                       /* a worker's stdout+stderr */
     int fd;
+    int discard;                    /* catch_workers_output = no: the
+                                     * bytes are counted, not logged */
     struct evsrc src;
     size_t len;
     char buf[512];
@@ -81,7 +83,6 @@ struct worker {
     uint64_t out_bytes;             /* read from its output pipe so far */
     int exit_io;                    /* exit_* below were read */
     uint64_t exit_wchar;            /* /proc/PID/io of the zombie */
-    uint64_t exit_syscw;
     struct worker *prev, *next;     /* the pool's list */
     struct worker *hnext;           /* the pid hash chain */
 };

@@ -149,8 +149,7 @@ static void reap(struct spawner *sp)
             break;
         w = worker_by_pid(sp, si.si_pid);
         if (w != NULL && si.si_code == CLD_EXITED && si.si_status == 0)
-            w->exit_io = demand_exit_writes(w->pid, &w->exit_wchar,
-                                            &w->exit_syscw) == 0;
+            w->exit_io = demand_exit_wchar(w->pid, &w->exit_wchar) == 0;
         if (waitpid(si.si_pid, &status, 0) < 0)
             break;
         if (w != NULL)

@@ -1,6 +1,7 @@
 #!/usr/bin/perl
 # Crash loops are paced and logged, never spun: a command that exits 1 at
-# once, one that exits 0 at once (not a FastCGI server), and an ondemand
+# once, one that exits 0 at once (not a FastCGI server), one that prints
+# its usage and exits 0 with catch_workers_output = no, and an ondemand
 # pool whose workers die while a client waits.  Other pools keep serving;
 # a reload with a working command brings the pool back.
 use strict;
@@ -20,6 +21,7 @@ chmod 0755, "$dir/www";
 write_file("$dir/www/ok.php", "<?php echo 'ok';\n");
 my $false = -x '/usr/bin/false' ? '/usr/bin/false' : '/bin/false';
 my $true = -x '/usr/bin/true' ? '/usr/bin/true' : '/bin/true';
+my $echo = -x '/usr/bin/echo' ? '/usr/bin/echo' : '/bin/echo';
 
 sub pools {
     my ($cmd) = @_;
@@ -41,6 +43,14 @@ pm.max_children = 3
 [exits0]
 template = t
 command = $true
+pm = static
+pm.max_children = 2
+
+[usage0]
+template = t
+command = $echo
+args = usage: not a FastCGI server
+catch_workers_output = no
 pm = static
 pm.max_children = 2
 
@@ -77,7 +87,8 @@ my $good = load_start(dir => $dir, name => 'good', addr => "$dir/run/good.sock",
 sleep(3 - (time - $t0));
 my $status = spawner_status($conf);
 my $cpu = (cpu_ticks($s->{pid}) - $cpu0) / POSIX::sysconf(POSIX::_SC_CLK_TCK());
-my %row = map { $_ => status_row($status, $_) } qw(fails exits0 od good);
+my %row = map { $_ => status_row($status, $_) }
+          qw(fails exits0 usage0 od good);
 diag $status;
 
 cmp_ok($row{fails}{spawned}, '<=', 20,
@@ -87,6 +98,11 @@ cmp_ok($row{fails}{crashed}, '>=', 3, '... each exit counted as a crash');
 cmp_ok($row{exits0}{spawned}, '<=', 15,
        "exit 0 at once: $row{exits0}{spawned} starts in 3 s (paced too)");
 is($row{exits0}{crashed}, 0, '... counted as exits, not crashes');
+# Regression: its output went to /dev/null, and its writes there looked
+# like a FastCGI answer: respawned at once, about 120 starts a second.
+cmp_ok($row{usage0}{spawned}, '<=', 15,
+       "exit 0 after printing its usage, output not caught: "
+       . "$row{usage0}{spawned} starts in 3 s (paced too)");
 cmp_ok($row{od}{spawned}, '<=', 10, "ondemand with a client waiting: $row{od}{spawned} starts");
 cmp_ok($cpu, '<', 0.6, sprintf('the spawner used %.2f s of CPU in 3 s', $cpu));
 
@@ -97,6 +113,10 @@ like($log, qr/WARNING: \[pool fails\] crash loop: \d+ workers failed within 1000
      'the message says what, how often and for how long');
 like($log, qr/\[pool exits0\] crash loop: .*exited with status 0/,
      'the exit-0 loop is caught');
+like($log, qr/\[pool usage0\] crash loop: .*exited with status 0/,
+     'the loop that printed its usage is caught');
+unlike($log, qr/\[pool usage0\] worker \d+ said:/,
+       '... and its output, not caught, is not logged');
 my @single = $log =~ /WARNING: \[pool fails\] worker \d+ exited with status 1/g;
 cmp_ok(scalar @single, '<=', scalar(@loops) + 1,
        'single exits are not logged one by one at warning level');
