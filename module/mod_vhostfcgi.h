@@ -531,6 +531,8 @@ typedef struct {
     uint8_t end_stdin[FCGI_HEADER_LEN];
     /* out */
     int status;                 /* HTTP status for VF_OUT_FAILED */
+    int local;                  /* VF_OUT_FAILED: this server's failure or
+                                 * the client's, not the backend's */
     int reusable;               /* the connection may serve another request */
     int body_consumed;          /* body read from the client beyond what
                                  * vf_body holds: the request cannot be

@@ -62,10 +62,9 @@ static int prefetch(request_rec *r, vf_body *b, apr_off_t max,
     return OK;
 }
 
-/* A full disk is the body's size against this server's room, not a fault
- * of the backend: 507, not 500, which would also make mod_proxy take a
- * balancer member out of the rotation for its retry= (any client could do
- * that with a big chunked upload). */
+/* A full disk is the body's size against this server's room: 507, which
+ * says so, rather than 500.  (Neither is held against a balancer member:
+ * no failure here is the backend's, see vf_proxy.c.) */
 static int spool_fail(request_rec *r, apr_status_t rv, const char *what)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, APLOGNO(10611)

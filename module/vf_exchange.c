@@ -106,6 +106,20 @@ static void fail(vf_xstate *xs, int status, apr_status_t rv,
     give_up(xs, status);
 }
 
+/* A failure of this server's own, in the middle of the exchange: a 500,
+ * flagged as not the backend's (x->local), so that vf_proxy.c keeps
+ * mod_proxy from putting a healthy balancer member in error for it. */
+static void fail_here(vf_xstate *xs, apr_status_t rv, const char *why)
+{
+    request_rec *r = xs->r;
+
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, APLOGNO(10746)
+                  "FastCGI: %s, during the request to %s (vhost %s, %s)",
+                  why, backend_name(xs), r->server->server_hostname, r->uri);
+    give_up(xs, HTTP_INTERNAL_SERVER_ERROR);
+    xs->x->local = 1;
+}
+
 /* The client's body ended early: it went away, or stalled past Timeout.
  * The client's doing, so info (as httpd logs aborted connections), and
  * nothing is wrong with the backend, which learns it when the connection
@@ -117,6 +131,7 @@ static void client_body_failed(vf_xstate *xs, apr_status_t rv)
                   "failed; the request to %s was abandoned",
                   backend_name(xs));
     give_up(xs, ap_map_http_request_error(rv, HTTP_BAD_REQUEST));
+    xs->x->local = 1;
 }
 
 
@@ -539,7 +554,9 @@ static void wait_and_read(vf_xstate *xs, int want_write)
         return;
     }
     if (rv != APR_SUCCESS) {
-        fail(xs, HTTP_BAD_GATEWAY, rv, "polling the backend socket");
+        /* poll() fails for this process's own reasons (memory, a bad
+         * descriptor), never for anything the backend did. */
+        fail_here(xs, rv, "polling the backend socket failed");
         return;
     }
     if (xs->pfd.rtnevents & (APR_POLLIN | APR_POLLHUP | APR_POLLERR)) {
@@ -647,8 +664,7 @@ static int send_brigade(vf_xstate *xs, apr_bucket_brigade *bb, int keep,
         /* Reading a file bucket turns it into memory: read a copy, piece
          * by piece, so a spooled body never sits in memory whole. */
         if (apr_bucket_copy(e, &c) != APR_SUCCESS) {
-            fail(xs, HTTP_INTERNAL_SERVER_ERROR, 0,
-                 "copying a request body bucket");
+            fail_here(xs, 0, "copying a request body bucket failed");
             return 1;
         }
         APR_BRIGADE_INSERT_TAIL(tmp, c);
@@ -661,8 +677,7 @@ static int send_brigade(vf_xstate *xs, apr_bucket_brigade *bb, int keep,
 
             if (rv != APR_SUCCESS) {
                 apr_brigade_cleanup(tmp);
-                fail(xs, HTTP_INTERNAL_SERVER_ERROR, rv,
-                     "reading the spooled request body");
+                fail_here(xs, rv, "reading the spooled request body failed");
                 return 1;
             }
             stop = send_stdin(xs, data, len);
@@ -821,6 +836,7 @@ vf_outcome vf_exchange_run(vf_exchange *x)
     fcgi_cgi_headers_init(&xs.hdrs, apr_palloc(r->pool, VF_HEADER_MAX),
                           VF_HEADER_MAX);
     x->status = OK;
+    x->local = 0;
     x->reusable = 0;
     x->redirect = NULL;
     x->die_status = 0;

@@ -11,6 +11,7 @@
 
 #include "http_core.h"
 #include "http_request.h"
+#include "apr_optional_hooks.h"
 #include "apr_strings.h"
 
 /* Set by canon when proxy-fcgi-pathinfo=full asks for a directory walk. */
@@ -223,6 +224,85 @@ static int settle(request_rec *r, proxy_conn_rec *backend,
     return status;
 }
 
+/*
+ * Failures that are not the backend's.  mod_proxy's handler judges a
+ * balancer member by what the scheme handler returns: a 500 puts the
+ * member in error for its retry= seconds, a 503 too (and the request goes
+ * on to another member).  A failure that is not the member's (this
+ * server's own trouble, its configuration, the client's request) must not
+ * be returned that way: one bad request would take out the member it was
+ * sent to, the next one the next member.
+ *
+ * Such a failure is returned to mod_proxy as OK instead, which ends its
+ * loop without a word about the member (its post_request hooks see the
+ * request as served, so no failonstatus= either), and its status is
+ * noted for the request_status hook, which mod_proxy runs once that loop
+ * is done and whose word its handler returns to httpd (mod_proxy_scgi
+ * does its internal redirects there).  httpd then answers the status as
+ * any handler's: ErrorDocument, the access log, a subrequest's caller.
+ */
+#define VF_NOTE_LOCAL_STATUS "vhostfcgi-local-status"
+
+static int not_the_backends(request_rec *r, proxy_worker *worker,
+                            const proxy_conn_rec *backend, int status)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, APLOGNO(10745)
+                  "FastCGI: %s, not the fault of backend %s: not reported "
+                  "to mod_proxy as a backend failure",
+                  status == AP_FILTER_ERROR ? "an input filter's error"
+                                            : apr_itoa(r->pool, status),
+                  /* Once determined, the connection's: a drop-in
+                   * SetHandler's worker is the generic "proxy:reverse". */
+                  backend && (backend->uds_path || backend->hostname)
+                  ? backend_url(r->pool, backend)
+                  : ap_proxy_worker_name(r->pool, worker));
+    apr_table_setn(r->notes, VF_NOTE_LOCAL_STATUS,
+                   apr_itoa(r->pool, status));
+    return OK;
+}
+
+/* mod_proxy's request_status hook: the status noted above, once its
+ * loop over the members is done. */
+static int hand_back_status(int *status, request_rec *r)
+{
+    const char *local = apr_table_get(r->notes, VF_NOTE_LOCAL_STATUS);
+
+    if (!local) {
+        return DECLINED;
+    }
+    apr_table_unset(r->notes, VF_NOTE_LOCAL_STATUS);
+    /* Anything but OK is a later word than ours (another module's hook). */
+    if (*status == OK) {
+        *status = atoi(local);
+    }
+    return OK;
+}
+
+/* Steps 2 and 3, before any connection is used: the body and the
+ * parameters.  Nothing that fails here is the backend's doing. */
+static int prepare(request_rec *r, const vf_dir_conf *dc, vf_exchange *x)
+{
+    vf_body *body;
+    int status;
+
+    if ((status = vf_body_prepare(r, &body)) != OK) {
+        return status;
+    }
+    /* A directory walk first, if asked for. */
+    if (apr_table_get(r->notes, VF_NOTE_DIRWALK)) {
+        ap_directory_walk(r);
+    }
+    memset(x, 0, sizeof(*x));
+    x->id = vf_exchange_next_id();
+    x->body = body;
+    if (vf_env_encode(r, dc, body, x->id, &x->params) != APR_SUCCESS) {
+        /* Logged: a ProxyFCGISetEnvIf condition httpd could not
+         * evaluate (AH10620). */
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
 static int vf_handler(request_rec *r, proxy_worker *worker,
                       proxy_server_conf *conf, char *url,
                       const char *proxyname, apr_port_t proxyport)
@@ -232,17 +312,19 @@ static int vf_handler(request_rec *r, proxy_worker *worker,
     proxy_conn_rec *backend = NULL;
     char server_portstr[32];
     apr_uri_t *uri;
-    vf_body *body;
     vf_exchange x;
     vf_outcome outcome;
     int status;
+    int local = 0;      /* status is a failure here, not the backend's */
 
     if (ap_cstr_casecmpn(url, "fcgi:", 5)) {
         return DECLINED;
     }
     if ((status = vf_check_proxy_route(r)) != OK) {
-        return status;
+        return not_the_backends(r, worker, NULL, status);
     }
+    /* mod_proxy's own steps keep its statuses: a member that is disabled,
+     * has no connection free, or whose name does not resolve (503, 500). */
     status = ap_proxy_acquire_connection(VF_SCHEME, &backend, worker,
                                          r->server);
     if (status != OK) {
@@ -250,25 +332,17 @@ static int vf_handler(request_rec *r, proxy_worker *worker,
     }
     backend->is_ssl = 0;
 
-    /* Step 1: where to.  Step 2: the body, before any connection is used. */
+    /* Step 1: where to. */
     uri = apr_palloc(r->pool, sizeof(*uri));
     status = ap_proxy_determine_connection(r->pool, r, conf, worker, backend,
                                            uri, &url, proxyname, proxyport,
                                            server_portstr,
                                            sizeof(server_portstr));
-    if (status != OK || (status = vf_body_prepare(r, &body)) != OK) {
+    if (status != OK) {
         goto cleanup;
     }
-
-    /* Step 3: the parameters.  A directory walk first, if asked for. */
-    if (apr_table_get(r->notes, VF_NOTE_DIRWALK)) {
-        ap_directory_walk(r);
-    }
-    memset(&x, 0, sizeof(x));
-    x.id = vf_exchange_next_id();
-    x.body = body;
-    if (vf_env_encode(r, dc, body, x.id, &x.params) != APR_SUCCESS) {
-        status = HTTP_INTERNAL_SERVER_ERROR;
+    if ((status = prepare(r, dc, &x)) != OK) {
+        local = 1;
         goto cleanup;
     }
 
@@ -280,13 +354,18 @@ static int vf_handler(request_rec *r, proxy_worker *worker,
     status = exchange(r, backend, worker, conf, &x, &outcome);
     if (status == OK) {
         status = settle(r, backend, worker, &x, outcome);
+        local = outcome == VF_OUT_FAILED && x.local;
     }
 
 cleanup:
+    if (backend && status != OK) {
+        backend->close = 1;
+    }
+    if (local && status != OK) {
+        /* Before the release: the connection names the backend. */
+        status = not_the_backends(r, worker, backend, status);
+    }
     if (backend) {
-        if (status != OK) {
-            backend->close = 1;
-        }
         ap_proxy_release_connection(VF_SCHEME, backend, r->server);
     }
     return status;
@@ -297,4 +376,6 @@ void vf_proxy_register_hooks(apr_pool_t *p)
     (void)p;
     proxy_hook_scheme_handler(vf_handler, NULL, NULL, APR_HOOK_FIRST);
     proxy_hook_canon_handler(vf_canon, NULL, NULL, APR_HOOK_FIRST);
+    APR_OPTIONAL_HOOK(proxy, request_status, hand_back_status, NULL, NULL,
+                      APR_HOOK_MIDDLE);
 }
