@@ -55,6 +55,9 @@ static int prefetch(request_rec *r, vf_body *b, apr_off_t max,
         /* Input filters hand out transient buckets; keep them. */
         rv = ap_save_brigade(NULL, &b->bb, &tmp, r->pool);
         if (rv != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, APLOGNO(10743)
+                          "FastCGI: keeping the request body read so far "
+                          "failed");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         apr_brigade_cleanup(tmp);
@@ -173,6 +176,10 @@ int vf_body_prepare(request_rec *r, vf_body **bp)
     if (!b->complete && cl && r->input_filters == r->proto_input_filters) {
         /* Case 2: the client's Content-Length is what will arrive. */
         if (apr_strtoff(&b->length, cl, NULL, 10) || b->length < total) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, APLOGNO(10744)
+                          "FastCGI: Content-Length \"%s\" is not the length "
+                          "of the body (%" APR_OFF_T_FMT " bytes read so far)",
+                          cl, total);
             return HTTP_BAD_REQUEST;
         }
         return OK;
