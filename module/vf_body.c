@@ -10,9 +10,14 @@
  *     all, keeping VF_BODY_MEM_MAX bytes in memory and the rest in a
  *     temporary file, so the announced CONTENT_LENGTH is exact and memory
  *     stays bounded however large the body.
+ *
+ * LimitRequestBody holds in every case.  httpd's input filter applies it
+ * unless the request is a proxy's (r->proxyreq): for the drop-in and
+ * balancer:// pools, served through mod_proxy, it is applied here.
  */
 #include "mod_vhostfcgi.h"
 
+#include "http_core.h"               /* ap_get_limit_req_body */
 #include "http_protocol.h"
 #include "http_request.h"
 #include "apr_strings.h"
@@ -22,6 +27,25 @@
 
 #define VF_BODY_MEM_MAX     (64 * 1024)
 #define VF_BODY_READ_CHUNK  (64 * 1024)
+
+/* The LimitRequestBody httpd's input filter leaves to us; 0: none. */
+static apr_off_t proxy_limit(const request_rec *r)
+{
+    return r->proxyreq ? ap_get_limit_req_body(r) : 0;
+}
+
+/* A body of (at least) len bytes against limit: OK, or 413. */
+static int within_limit(request_rec *r, apr_off_t len, apr_off_t limit)
+{
+    if (!limit || len <= limit) {
+        return OK;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10747)
+                  "FastCGI: the request body (%" APR_OFF_T_FMT " bytes or "
+                  "more) is larger than LimitRequestBody %" APR_OFF_T_FMT,
+                  len, limit);
+    return HTTP_REQUEST_ENTITY_TOO_LARGE;
+}
 
 /* Reads what the client has sent, without waiting, up to max bytes. */
 static int prefetch(request_rec *r, vf_body *b, apr_off_t max,
@@ -79,7 +103,8 @@ static int spool_fail(request_rec *r, apr_status_t rv, const char *what)
 }
 
 /* Case 3: the rest of the body goes to a temporary file. */
-static int spool_rest(request_rec *r, vf_body *b, apr_off_t *total)
+static int spool_rest(request_rec *r, vf_body *b, apr_off_t *total,
+                      apr_off_t limit)
 {
     apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
     apr_bucket_brigade *in = apr_brigade_create(r->pool, ba);
@@ -113,6 +138,9 @@ static int spool_rest(request_rec *r, vf_body *b, apr_off_t *total)
             }
             if (!len) {
                 continue;
+            }
+            if (within_limit(r, *total + (apr_off_t)len, limit) != OK) {
+                return HTTP_REQUEST_ENTITY_TOO_LARGE;
             }
             if (*total + (apr_off_t)len <= VF_BODY_MEM_MAX && !file) {
                 apr_brigade_write(b->bb, NULL, NULL, data, len);
@@ -154,7 +182,7 @@ int vf_body_prepare(request_rec *r, vf_body **bp)
     const char *te = apr_table_get(r->headers_in, "Transfer-Encoding");
     const char *cl = te ? NULL : apr_table_get(r->headers_in,
                                                "Content-Length");
-    apr_off_t total = 0;
+    apr_off_t total = 0, limit = proxy_limit(r);
     vf_body *b = NULL;
     int status;
 
@@ -170,7 +198,14 @@ int vf_body_prepare(request_rec *r, vf_body **bp)
     b->complete = 0;
     b->length = -1;
 
-    if ((status = prefetch(r, b, VF_BODY_MEM_MAX, &total)) != OK) {
+    /* A Content-Length over the limit is refused before any is read. */
+    if (cl && limit && apr_strtoff(&b->length, cl, NULL, 10) == 0
+        && within_limit(r, b->length, limit) != OK) {
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+    b->length = -1;
+    if ((status = prefetch(r, b, VF_BODY_MEM_MAX, &total)) != OK
+        || (status = within_limit(r, total, limit)) != OK) {
         return status;
     }
     if (!b->complete && cl && r->input_filters == r->proto_input_filters) {
@@ -182,9 +217,9 @@ int vf_body_prepare(request_rec *r, vf_body **bp)
                           cl, total);
             return HTTP_BAD_REQUEST;
         }
-        return OK;
+        return within_limit(r, b->length, limit);
     }
-    if (!b->complete && (status = spool_rest(r, b, &total)) != OK) {
+    if (!b->complete && (status = spool_rest(r, b, &total, limit)) != OK) {
         return status;
     }
     /* Cases 1 and 3.  No body where none was announced stays "none". */

@@ -40,6 +40,7 @@ if (my $why = $bed->netns_unavailable) {
 my $dir = $bed->dir;
 $bed->{conf_extra} = <<"CONF";
 <Directory "$dir/htdocs">
+    LimitRequestBody 4096
     ProxyFCGISetEnvIf "-n req('X-Tenant') && file('$dir/tenants/' . req('X-Tenant')) =~ /debug/" APP_DEBUG "1"
 </Directory>
 # A drop-in handler outside the balancer: a plain worker.
@@ -84,6 +85,21 @@ sub raw_post {
                                   Timeout => 10) or return "connect: $!";
     print $s "POST /who.php HTTP/1.1\r\nHost: bal.test\r\n"
              . "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n$chunks";
+    my $line = <$s> // '';
+    return $line =~ m{^HTTP/1\.1 (\d+)} ? $1 : "no answer: $line";
+}
+
+# A POST of $len bytes to $path, with a Content-Length or chunked: the
+# status of the answer.
+sub post_len {
+    my ($path, $len, $chunked) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $bed->port,
+                                  Timeout => 10) or return "connect: $!";
+    my $body = 'x' x $len;
+    print $s "POST $path HTTP/1.1\r\nHost: bal.test\r\nConnection: close\r\n"
+             . ($chunked ? sprintf("Transfer-Encoding: chunked\r\n\r\n%x\r\n%s"
+                                   . "\r\n0\r\n\r\n", $len, $body)
+                         : "Content-Length: $len\r\n\r\n$body");
     my $line = <$s> // '';
     return $line =~ m{^HTTP/1\.1 (\d+)} ? $1 : "no answer: $line";
 }
@@ -146,6 +162,20 @@ is(members_ok(), 3, 'the status page shows the three members ok')
 is("@$bad", '', 'then nine normal requests: all 200');
 is(join(',', sort keys %$by), '1,2,3', '... answered by all three members')
     or diag(explain $by);
+
+# --- LimitRequestBody 4096, which httpd's input filter leaves to a proxy
+# (regression: the drop-in sent any body on) ------------------------------
+$elog = $bed->error_log_size;
+is(post_len('/who.php', 4000), 200, 'a POST of 4000 bytes under LimitRequestBody 4096: 200');
+is(post_len('/who.php', 5000), 413, 'a POST of 5000 bytes: 413');
+is(post_len('/who.php', 70000, 1), 413, 'a chunked POST of 70000 bytes: 413');
+is(post_len('/direct/who.php', 5000), 413,
+   'a POST of 5000 bytes to the drop-in worker outside the balancer: 413');
+like(VfBal::slurp($bed->error_log, $elog),
+     qr/AH10747: FastCGI: the request body \(5000 bytes or more\) is larger than LimitRequestBody 4096/,
+     'the error log says so');
+is(members_ok(), 3, 'the three members stay in')
+    or diag($bed->status_text('main'));
 
 # --- a worker outside any balancer ----------------------------------------
 ($st, $body) = get('/direct/who.php');
