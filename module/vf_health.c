@@ -42,6 +42,9 @@
 #define VF_HC_MIN_TIMEOUT   apr_time_from_msec(1)
 /* Checks run side by side, in threads of the watchdog's child. */
 #define VF_HC_PARALLEL      16
+/* The answer's header block kept for its Status: a ping's is a few
+ * lines. */
+#define VF_HC_HEADER_MAX    8192
 
 /* ------------------------------------------------------------------ */
 /* Configuration                                                       */
@@ -362,16 +365,41 @@ static const char *timed_out(const vf_health_conf *hc, apr_size_t got,
                : apr_psprintf(p, "no answer within %s s", secs);
 }
 
+/*
+ * A Status that is not 2xx in the answer's header block, as "status 503",
+ * or NULL.  CGI puts the header fields in no order (RFC 3875 section 6.3):
+ * PHP writes the Status of http_response_code() first, but one set with
+ * header("Status: ...") where the script set it, e.g. after Content-Type.
+ * The lines of a block still incomplete (or refused) are looked at too.
+ */
+static const char *status_failure(const struct fcgi_cgi_headers *hdrs,
+                                  apr_pool_t *p)
+{
+    const char *name, *value;
+    size_t cursor = 0;
+
+    while (fcgi_cgi_header_next(hdrs, &cursor, &name, &value)) {
+        if (!strcasecmp(name, "Status")) {
+            return value[0] == '2' ? NULL
+                   : apr_psprintf(p, "status %.3s", value);
+        }
+    }
+    return NULL;
+}
+
 /* Reads the answer; NULL when it is a healthy one, else what was wrong. */
 static const char *read_answer(const vf_health_conf *hc, apr_socket_t *sock,
                                apr_time_t deadline, apr_pool_t *p)
 {
     struct fcgi_parser parser;
-    char buf[4096], status[4] = "";
-    size_t got_stdout = 0;
+    struct fcgi_cgi_headers hdrs;
+    char buf[4096];
+    size_t got_stdout = 0, used;
     apr_size_t got = 0;
 
     fcgi_parser_init(&parser, hc->path ? 1 : 0xffff);
+    fcgi_cgi_headers_init(&hdrs, apr_palloc(p, VF_HC_HEADER_MAX),
+                          VF_HC_HEADER_MAX);
     for (;;) {
         apr_size_t len = sizeof(buf), off = 0;
         apr_interval_time_t left = time_left(deadline);
@@ -396,11 +424,8 @@ static const char *read_answer(const vf_health_conf *hc, apr_socket_t *sock,
             }
             switch (ev.kind) {
             case FCGI_EV_STDOUT:
-                /* "Status: 503 ..." first in the block means unhealthy. */
-                if (got_stdout < 11 && ev.len >= 11 - got_stdout
-                    && !strncasecmp((const char *)ev.data, "Status: ", 8)) {
-                    memcpy(status, ev.data + 8, 3);
-                }
+                /* (Past the header block, this consumes nothing.) */
+                (void)fcgi_cgi_headers_feed(&hdrs, ev.data, ev.len, &used);
                 got_stdout += ev.len;
                 break;
             case FCGI_EV_MANAGEMENT:
@@ -416,10 +441,7 @@ static const char *read_answer(const vf_health_conf *hc, apr_socket_t *sock,
                 if (!got_stdout) {
                     return "empty response";
                 }
-                if (status[0] && status[0] != '2') {
-                    return apr_psprintf(p, "status %s", status);
-                }
-                return NULL;
+                return status_failure(&hdrs, p);
             case FCGI_EV_ERROR:
                 return apr_pstrdup(p, parser.error);
             default:

@@ -9,8 +9,12 @@
 # member's php-fpm has no file for is answered "404 File not found" by
 # php-fpm itself: that takes the member out of that balancer alone.
 #
-# health.php answers as its member's control file health-N says ("ok", or
-# "code N": http_response_code(N)).
+# health.php answers as its member's control file health-N says ("ok",
+# "code N": http_response_code(N), or "header N": header("Status: N ...")).
+# PHP writes the Status line of http_response_code() first, and one set
+# with header() where the script set it, here after Content-Type: CGI
+# (RFC 3875 section 6.3) puts the header fields in no order, and the
+# checks only looked at the first line, so that 503 kept the member in.
 use strict;
 use warnings;
 use FindBin;
@@ -37,6 +41,9 @@ $how = trim((string)@file_get_contents(__DIR__ . '/health-' . getenv('MEMBER')))
 header('Content-Type: text/plain');
 if (preg_match('/^code (\d+)$/', $how, $m)) {
     http_response_code((int)$m[1]);
+}
+if (preg_match('/^header (\d+)$/', $how, $m)) {
+    header("Status: $m[1] Down for maintenance");
 }
 echo "$how\n";
 PHP
@@ -81,14 +88,16 @@ is($bad, '', '30 requests: all 200');
 is(scalar(grep { ($by->{$_} // 0) > 0 } 1 .. 3), 3,
    'all three members get requests') or diag(explain $by);
 
-# --- 500, then 404: out after fails=2, back after passes=2 -------------------
-for ([2, 500], [3, 404]) {
-    my ($n, $code) = @$_;
+# --- 500, 404, a Status: header not first: out after fails=2, back after
+# passes=2 ---------------------------------------------------------------------
+for ([2, 500], [3, 404], [1, 503, 'header']) {
+    my ($n, $code, $how) = @$_;
+    $how //= 'code';
     my $url = "fcgi://10.251.$n.2:9000";
     $from = $bed->error_log_size;
-    set_health($n, "code $code");
+    set_health($n, "$how $code");
     ok(VfBal::wait_for(sub { member($n)->{state} eq 'health-check-failed' }, 10),
-       "health.php answers $code on member $n: the checks take it out")
+       "health.php answers $code ($how) on member $n: the checks take it out")
         or diag($bed->status_text('main'));
     is(member($n)->{health}, "status $code", "... its last check: status $code");
     like(log_since($from),
