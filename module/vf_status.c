@@ -146,6 +146,15 @@ static const char *json_str(apr_pool_t *p, const char *s)
     return out;
 }
 
+/* The pool's name and, under it, where it is named: the pools that
+ * several vhosts each make of one URL or balancer are told apart so. */
+static const char *pool_cell(request_rec *r, const vf_pool *pool)
+{
+    return apr_pstrcat(r->pool, ap_escape_html(r->pool, pool->name),
+                       "<br><small>", ap_escape_html(r->pool, pool->where),
+                       "</small>", NULL);
+}
+
 /* A balancer:// pool: mod_proxy serves it (its members are listed with
  * the balancers), so all it has of its own is VhostFcgiMaxInFlight's
  * count.  Where it is named tells the vhosts' pools of one name apart. */
@@ -169,9 +178,8 @@ static void show_balancer_pool(vf_out *out, const vf_pool *pool)
                "balancer: members below</td><td>%u</td>"
                "<td colspan=\"3\"></td><td>-/%u/-/-/-</td>"
                "<td colspan=\"2\"></td></tr>\n",
-               ap_escape_html(r->pool, pool->name),
-               ap_escape_html(r->pool, pool->where), sh->inflight,
-               sh->err_admit);
+               pool_cell(r, pool), ap_escape_html(r->pool, pool->name),
+               sh->inflight, sh->err_admit);
 }
 
 static void show_pool(vf_out *out, const vf_pool *pool)
@@ -189,16 +197,17 @@ static void show_pool(vf_out *out, const vf_pool *pool)
     }
     if (out->json) {
         ap_rprintf(r, "%s\n    {\"name\": %s, \"target\": %s, "
-                   "\"max_conns\": %d, \"open\": %u, \"idle\": %u, "
-                   "\"busy\": %u, \"waiting\": %u, \"queued_at_backend\": %u, "
-                   "\"inflight\": %u, "
+                   "\"where\": %s, \"max_conns\": %d, \"open\": %u, "
+                   "\"idle\": %u, \"busy\": %u, \"waiting\": %u, "
+                   "\"queued_at_backend\": %u, \"inflight\": %u, "
                    "\"queued\": %u, \"requests\": %u, \"opened\": %u, "
                    "\"reused\": %u, \"retried\": %u, \"errors\": "
                    "{\"connect\": %u, \"admission\": %u, \"bad_gateway\": "
                    "%u, \"timeout\": %u, \"broken\": %u}, "
                    "\"p50_ms\": %u, \"p99_ms\": %u}",
                    out->first ? "" : ",", json_str(r->pool, pool->name),
-                   json_str(r->pool, target), pool->max_conns, sh->open,
+                   json_str(r->pool, target), json_str(r->pool, pool->where),
+                   pool->max_conns, sh->open,
                    sh->idle, sh->busy, sh->waiting,
                    (unsigned)vf_conn_backend_queue(pool),
                    sh->inflight,
@@ -215,7 +224,7 @@ static void show_pool(vf_out *out, const vf_pool *pool)
                "<td>%u</td>"
                "<td>%u</td><td>%u</td><td>%u/%u/%u/%u/%u</td>"
                "<td>&le;%u</td><td>&le;%u</td></tr>\n",
-               ap_escape_html(r->pool, pool->name),
+               pool_cell(r, pool),
                ap_escape_html(r->pool, target), pool->max_conns, sh->open,
                sh->idle, sh->busy, sh->waiting,
                (unsigned)vf_conn_backend_queue(pool), sh->inflight,

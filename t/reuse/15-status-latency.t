@@ -19,7 +19,7 @@ use VhostFcgi::Test qw(:all);
 use VhostFcgi::Pools qw(pools_skip_reason pool_status);
 
 if (my $why = pools_skip_reason()) { plan skip_all => $why }
-plan tests => 16;
+plan tests => 17;
 
 use constant SLOW_MS => 1500;
 use constant FAST_MAX_MS => 1000;     # a bucket bound below SLOW_MS
@@ -63,6 +63,9 @@ ok($s && defined $s->{p50_ms} && defined $s->{p99_ms},
    "the pool's row has p50_ms and p99_ms") or BAIL_OUT('no status row for ' . $name);
 is_deeply([@$s{qw(requests p50_ms p99_ms)}], [0, 0, 0],
           'no request yet: 0 requests, p50 = p99 = 0');
+# Each vhost naming a URL has a pool of its own: the row says where.
+like($s->{where} // '', qr/\.conf:\d+$/,
+     "the row says where the pool is named ($s->{where})");
 
 is(fast(99), 99, '99 fast requests: all 200');
 $s = pool_status($name);
@@ -89,7 +92,7 @@ ok($s->{p50_ms} >= 1 && $s->{p50_ms} <= FAST_MAX_MS,
 
 # The HTML page shows the same figures ("&le;N" in the last two cells).
 my $html = raw_request('vf_reuse_fpm', 'GET', '/vf-status')->{body} // '';
-my ($row) = $html =~ m{(<tr><td>\Q$name\E</td>.*?</tr>)};
-ok($row, 'the HTML page has a row for the pool');
+my ($row) = $html =~ m{(<tr><td>\Q$name\E<br><small>\Q$s->{where}\E</small></td>.*?</tr>)};
+ok($row, 'the HTML page has a row for the pool, with where it is named');
 my @le = ($row // '') =~ m{<td>&le;(\d+)</td><td>&le;(\d+)</td></tr>};
 is_deeply(\@le, [$s->{p50_ms}, $s->{p99_ms}], 'HTML: p50 and p99 as in the JSON');
