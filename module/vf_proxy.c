@@ -209,6 +209,10 @@ static int settle(request_rec *r, proxy_conn_rec *backend,
         vf_admit_release(r);
     }
     status = vf_exchange_finish(x, outcome);
+    if (status == HTTP_GATEWAY_TIME_OUT) {
+        /* For a balancer's failontimeout=on (mod_proxy_http's note). */
+        apr_table_setn(r->notes, "proxy_timedout", "1");
+    }
     if (status == HTTP_SERVICE_UNAVAILABLE && x->body_consumed
         && worker->balancer) {
         /* mod_proxy takes a 503 from a member for "try another one", and
