@@ -366,18 +366,25 @@ static const char *timed_out(const vf_health_conf *hc, apr_size_t got,
 }
 
 /*
- * A Status that is not 2xx in the answer's header block, as "status 503",
- * or NULL.  CGI puts the header fields in no order (RFC 3875 section 6.3):
- * PHP writes the Status of http_response_code() first, but one set with
- * header("Status: ...") where the script set it, e.g. after Content-Type.
- * The lines of a block still incomplete (or refused) are looked at too.
+ * What is wrong with the answer's header block, or NULL: malformed or cut
+ * short (a request would get 502 for it), or a Status that is not 2xx, as
+ * "status 503".  CGI puts the header fields in no order (RFC 3875 section
+ * 6.3): PHP writes the Status of http_response_code() first, but one set
+ * with header("Status: ...") where the script set it, e.g. after
+ * Content-Type.
  */
-static const char *status_failure(const struct fcgi_cgi_headers *hdrs,
+static const char *header_failure(const struct fcgi_cgi_headers *hdrs,
                                   apr_pool_t *p)
 {
     const char *name, *value;
     size_t cursor = 0;
 
+    if (hdrs->state == FCGI_HS_ERROR) {
+        return apr_psprintf(p, "malformed header block: %s", hdrs->error);
+    }
+    if (hdrs->state != FCGI_HS_DONE) {
+        return "the answer ended inside its header block";
+    }
     while (fcgi_cgi_header_next(hdrs, &cursor, &name, &value)) {
         if (!strcasecmp(name, "Status")) {
             return value[0] == '2' ? NULL
@@ -441,7 +448,7 @@ static const char *read_answer(const vf_health_conf *hc, apr_socket_t *sock,
                 if (!got_stdout) {
                     return "empty response";
                 }
-                return status_failure(&hdrs, p);
+                return header_failure(&hdrs, p);
             case FCGI_EV_ERROR:
                 return apr_pstrdup(p, parser.error);
             default:
