@@ -490,6 +490,10 @@ int vf_response_apply(request_rec *r, const struct fcgi_cgi_headers *h,
 /* vf_exchange.c - one request/response on a connected socket          */
 /* ------------------------------------------------------------------ */
 
+/* Largest CGI header block taken from a backend, in an answer or a health
+ * check's (nginx's default is 4 or 8 KB). */
+#define VF_HEADER_MAX       (32 * 1024)
+
 typedef enum {
     VF_OUT_OK = 0,          /* answered; response passed to the client */
     VF_OUT_REFUSED,         /* the request never reached the backend */

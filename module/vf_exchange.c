@@ -25,8 +25,6 @@
 #include "apr_poll.h"
 
 #define VF_IOBUF_SIZE    (16 * 1024)
-/* Largest CGI header block accepted (nginx's default is 4 or 8 KB). */
-#define VF_HEADER_MAX    (32 * 1024)
 #define VF_BODY_CHUNK    (64 * 1024)
 /* A stderr line longer than this is logged in pieces (httpd cuts an
  * error-log entry at about 8 KB anyway). */

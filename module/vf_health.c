@@ -42,9 +42,6 @@
 #define VF_HC_MIN_TIMEOUT   apr_time_from_msec(1)
 /* Checks run side by side, in threads of the watchdog's child. */
 #define VF_HC_PARALLEL      16
-/* The answer's header block kept for its Status: a ping's is a few
- * lines. */
-#define VF_HC_HEADER_MAX    8192
 
 /* ------------------------------------------------------------------ */
 /* Configuration                                                       */
@@ -405,8 +402,8 @@ static const char *read_answer(const vf_health_conf *hc, apr_socket_t *sock,
     apr_size_t got = 0;
 
     fcgi_parser_init(&parser, hc->path ? 1 : 0xffff);
-    fcgi_cgi_headers_init(&hdrs, apr_palloc(p, VF_HC_HEADER_MAX),
-                          VF_HC_HEADER_MAX);
+    fcgi_cgi_headers_init(&hdrs, apr_palloc(p, VF_HEADER_MAX),
+                          VF_HEADER_MAX);
     for (;;) {
         apr_size_t len = sizeof(buf), off = 0;
         apr_interval_time_t left = time_left(deadline);
