@@ -47,6 +47,7 @@ static int nss_not_found(int rc)
 struct id_info {
     int found;
     int has_passwd;                 /* users: the passwd entry exists */
+    const char *pw_name;            /* users: that entry's name */
     unsigned long id;
     unsigned long primary_gid;      /* users with a passwd entry */
 };
@@ -100,6 +101,11 @@ static const struct id_info *lookup_id(struct id_ctx *x, const char *name,
     info->id = pwr != NULL ? (unsigned long)pwr->pw_uid
              : grr != NULL ? (unsigned long)grr->gr_gid : (unsigned long)num;
     info->primary_gid = pwr != NULL ? (unsigned long)pwr->pw_gid : 0;
+    if (pwr != NULL && (info->pw_name = pc_arena_strndup(&x->c->cfg->arena,
+                            pwr->pw_name, strlen(pwr->pw_name))) == NULL) {
+        pc_fail_nomem(x->c, line, key);
+        return NULL;
+    }
 found:
     if (!info->found) {
         pc_fail(x->c, line, key, "[pool %s] unknown %s '%s'", pool,
@@ -130,16 +136,13 @@ static const char *group_name(struct id_ctx *x, gid_t gid)
 /* Is the pool's user a supplementary member of group root?  The worker
  * would keep gid 0 among its groups (initgroups).  A user without a
  * passwd entry has no supplementary groups. */
-static int in_group_root(struct id_ctx *x, const struct pools_pool *p)
+static int in_group_root(const struct pools_pool *p)
 {
-    struct passwd pw, *pwr = NULL;
     gid_t groups[1024];
-    int n = (int)(sizeof(groups) / sizeof(groups[0])), rc, i;
+    int n = (int)(sizeof(groups) / sizeof(groups[0])), i;
 
-    NSS_CALL(&x->nss, rc, getpwuid_r(p->uid, &pw, x->nss.buf, x->nss.len,
-                                     &pwr));
-    if (rc != 0 || pwr == NULL ||
-        getgrouplist(pwr->pw_name, p->gid, groups, &n) < 0)
+    if (p->groups_user == NULL ||
+        getgrouplist(p->groups_user, p->gid, groups, &n) < 0)
         return 0;           /* (more than 1024: proc.c checks at spawn) */
     for (i = 0; i < n; i++)
         if (groups[i] == 0)
@@ -159,6 +162,7 @@ static int resolve_pool_ids(struct id_ctx *x, struct pools_pool *p)
         return pc_fail(c, uline, "user", "[pool %s] user '%s' is uid 0: a "
                        "pool must not run as root", p->name, p->user);
     p->uid = (uid_t)u->id;
+    p->groups_user = all_digits(p->user) ? u->pw_name : p->user;
     if (p->group != NULL) {
         g = lookup_id(x, p->group, 0, pc_blame(p, POOLS_F_GROUP), "group",
                       p->name);
@@ -183,7 +187,7 @@ static int resolve_pool_ids(struct id_ctx *x, struct pools_pool *p)
         if (p->group == NULL)
             return pc_fail_nomem(c, p->header.line, "group");
     }
-    if (in_group_root(x, p))
+    if (in_group_root(p))
         return pc_fail(c, uline, "user", "[pool %s] user '%s' is a member of "
                        "group root (gid 0): a pool must not run with it",
                        p->name, p->user);

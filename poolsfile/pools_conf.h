@@ -166,6 +166,11 @@ struct pools_pool {
     int ids_resolved;
     uid_t uid;
     gid_t gid;
+    const char *groups_user;        /* whose supplementary groups the
+                                     * workers get: the user as named
+                                     * (two names may share a uid, each
+                                     * with its groups), or a numeric
+                                     * uid's passwd entry; NULL: none */
     uid_t listen_uid;               /* (uid_t)-1 when listen_owner is NULL */
     gid_t listen_gid;               /* (gid_t)-1 when listen_group is NULL */
 };

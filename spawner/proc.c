@@ -156,26 +156,24 @@ fail:
     return NULL;
 }
 
-/* initgroups(3) semantics, computed once per pool in the parent. */
-static int build_groups(struct proc_spec *ps)
+/* initgroups(3) semantics for user (NULL: none but the gid), computed
+ * once per pool in the parent. */
+static int build_groups(struct proc_spec *ps, const char *user)
 {
-    struct passwd pw, *pwr = NULL;
-    char buf[4096];
     int n = 16;
 
-    getpwuid_r(ps->uid, &pw, buf, sizeof(buf), &pwr);
     for (;;) {
         gid_t *g = realloc(ps->groups, (size_t)n * sizeof(*g));
 
         if (g == NULL)
             return -1;
         ps->groups = g;
-        if (pwr == NULL) {
+        if (user == NULL) {
             g[0] = ps->gid;
             ps->ngroups = 1;
             return 0;
         }
-        if (getgrouplist(pwr->pw_name, ps->gid, g, &n) >= 0) {
+        if (getgrouplist(user, ps->gid, g, &n) >= 0) {
             ps->ngroups = n;
             return 0;
         }
@@ -225,7 +223,8 @@ struct proc_spec *proc_spec_build(const struct pools_pool *cf, char *err,
         return NULL;
     }
     if ((ps->argv = build_argv(cf)) == NULL ||
-        (ps->envp = build_envp(cf)) == NULL || build_groups(ps) < 0)
+        (ps->envp = build_envp(cf)) == NULL ||
+        build_groups(ps, cf->groups_user) < 0)
         goto fail;
     /* (the pools file parser refuses such a user when the file is read;
      * this catches a group membership gained since.) */
