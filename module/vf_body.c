@@ -182,7 +182,7 @@ int vf_body_prepare(request_rec *r, vf_body **bp)
     const char *te = apr_table_get(r->headers_in, "Transfer-Encoding");
     const char *cl = te ? NULL : apr_table_get(r->headers_in,
                                                "Content-Length");
-    apr_off_t total = 0, limit = proxy_limit(r);
+    apr_off_t total = 0, announced, limit = proxy_limit(r);
     vf_body *b = NULL;
     int status;
 
@@ -199,11 +199,10 @@ int vf_body_prepare(request_rec *r, vf_body **bp)
     b->length = -1;
 
     /* A Content-Length over the limit is refused before any is read. */
-    if (cl && limit && apr_strtoff(&b->length, cl, NULL, 10) == 0
-        && within_limit(r, b->length, limit) != OK) {
-        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    if (cl && limit && apr_strtoff(&announced, cl, NULL, 10) == 0
+        && (status = within_limit(r, announced, limit)) != OK) {
+        return status;
     }
-    b->length = -1;
     if ((status = prefetch(r, b, VF_BODY_MEM_MAX, &total)) != OK
         || (status = within_limit(r, total, limit)) != OK) {
         return status;

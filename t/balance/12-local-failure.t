@@ -78,30 +78,30 @@ sub get {
     return ($res->{status}, $res->{content} // '', $id);
 }
 
-# A chunked POST of a body written as it is: the status of the answer.
-sub raw_post {
-    my ($chunks) = @_;
+# A POST to $path with the headers and body written as they are: the
+# status of the answer.
+sub post_raw {
+    my ($path, $rest) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $bed->port,
                                   Timeout => 10) or return "connect: $!";
-    print $s "POST /who.php HTTP/1.1\r\nHost: bal.test\r\n"
-             . "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n$chunks";
+    print $s "POST $path HTTP/1.1\r\nHost: bal.test\r\nConnection: close\r\n$rest";
     my $line = <$s> // '';
     return $line =~ m{^HTTP/1\.1 (\d+)} ? $1 : "no answer: $line";
 }
 
-# A POST of $len bytes to $path, with a Content-Length or chunked: the
-# status of the answer.
+# A chunked POST of a body written as it is.
+sub raw_post {
+    return post_raw('/who.php', "Transfer-Encoding: chunked\r\n\r\n$_[0]");
+}
+
+# A POST of $len bytes to $path, with a Content-Length or chunked.
 sub post_len {
     my ($path, $len, $chunked) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $bed->port,
-                                  Timeout => 10) or return "connect: $!";
     my $body = 'x' x $len;
-    print $s "POST $path HTTP/1.1\r\nHost: bal.test\r\nConnection: close\r\n"
-             . ($chunked ? sprintf("Transfer-Encoding: chunked\r\n\r\n%x\r\n%s"
-                                   . "\r\n0\r\n\r\n", $len, $body)
-                         : "Content-Length: $len\r\n\r\n$body");
-    my $line = <$s> // '';
-    return $line =~ m{^HTTP/1\.1 (\d+)} ? $1 : "no answer: $line";
+    return post_raw($path, $chunked
+        ? sprintf("Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n",
+                  $len, $body)
+        : "Content-Length: $len\r\n\r\n$body");
 }
 
 # Nine normal requests: { member => count } and the statuses not 200.
