@@ -148,7 +148,7 @@ sub fault_case {
     ok($ok, 'fault injected and repaired') or diag($err);
     return unless $ok;
 
-    my $acc = $bed->access_entries($alog);
+    my $acc = $bed->access_entries($alog, [grep { defined } map { $_->{id} } @res]);
     my $log = VfBal::slurp($bed->error_log, $elog);
     # When the error log says the check took it out / put it back.
     my ($log_out) = map { log_time($_) }

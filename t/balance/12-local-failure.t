@@ -152,7 +152,7 @@ like($log, qr/AH10620: ProxyFCGISetEnvIf: condition for APP_DEBUG failed: Cannot
 like($log, qr/AH10745: FastCGI: 500, not the fault of backend /,
      '... and that the backend is not to blame (debug)');
 unlike($log, qr/AH10652|Forcing worker|AH01174/, 'no member was blamed');
-my $acc = $bed->access_entries($alog);
+my $acc = $bed->access_entries($alog, \@ids);
 is(join(' ', map { $acc->{$_} ? $acc->{$_}[0] : '-' } @ids), '500 500',
    'the access log has the two 500s');
 is(members_ok(), 3, 'the status page shows the three members ok')
@@ -186,7 +186,7 @@ my $id;
 ($st, $body, $id) = get('/direct/who.php', 'X-Tenant' => 'nosuch');
 is($st, 500, 'and for an unknown tenant: 500');
 like($body, qr/oops: not the member's fault/, '... with the ErrorDocument');
-$acc = $bed->access_entries($alog);
+$acc = $bed->access_entries($alog, [$id]);
 is($acc->{$id} ? $acc->{$id}[0] : '-', '500', '... and its access-log line');
 ($st) = get('/direct/who.php');
 is($st, 200, '... and the next request: 200');
