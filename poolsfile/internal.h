@@ -23,7 +23,8 @@
  *                process.max.
  *
  * ids.c resolves user and group names (pools_resolve_ids), apart because
- * it asks NSS, which the module never needs.  load.c holds the entry
+ * it asks NSS, and limits.c checks the rlimits against this process's
+ * own: steps that ask the running system, which the fuzzer never takes.  load.c holds the entry
  * points, compare.c what a reload compares, dump.c the -t printout,
  * messages.c the "FILE:LINE: KEY: why" errors and warnings, arena.c the
  * one allocator.
@@ -328,6 +329,11 @@ PC_HIDDEN int pc_check_listen(struct ctx *c);
 PC_HIDDEN int pc_check_process_max(struct ctx *c);
 /* The line to name in a message about field f of pool p. */
 PC_HIDDEN unsigned pc_blame(const struct pools_pool *p, enum pools_field f);
+
+/* limits.c: the pool's rlimit_* against this process's hard limits;
+ * *may_raise starts at -1 (not yet asked) and is shared across pools. */
+PC_HIDDEN int pc_check_rlimits(struct ctx *c, const struct pools_pool *p,
+                               int *may_raise);
 
 /* load.c */
 PC_HIDDEN void pc_ctx_init(struct ctx *c, char *errbuf, size_t errlen);

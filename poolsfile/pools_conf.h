@@ -14,7 +14,8 @@
  *   pools_parse_file / pools_parse_string   syntax, templates, $pool, typed
  *                                           values, cross-pool validation
  *   pools_resolve_ids                       user and group names to ids,
- *                                           no root, shared-uid warnings
+ *                                           no root, shared-uid warnings,
+ *                                           rlimits this process can give
  *   pools_load                              both, what the module and the
  *                                           spawner call
  *
@@ -212,8 +213,9 @@ int pools_parse_string(const char *text, size_t len, const char *filename,
 
 /* Look up every pool's user, group, listen.owner and listen.group
  * (getpwnam_r/getgrnam_r), fill in the ids and a defaulted group, refuse
- * uid 0 and gid 0, and add a warning for each pool sharing a uid with an
- * earlier one.  Returns 0, or -1 with errbuf set; cfg stays valid (and
+ * uid 0 and gid 0, refuse an rlimit_files or rlimit_core this process
+ * could not give a worker (limits.c), and add a warning for each pool
+ * sharing a uid with an earlier one.  Returns 0, or -1 with errbuf set; cfg stays valid (and
  * must still be freed) either way. */
 int pools_resolve_ids(struct pools_conf *cfg, char *errbuf, size_t errlen);
 

@@ -34,7 +34,7 @@ PHP
 # inherited core limit 4096, a pool's 1048576 and unlimited.  Hard limits
 # are only ever lowered here: without CAP_SYS_RESOURCE (containers) even
 # root cannot raise them again, and a worker's setrlimit would fail.
-my $nofile_hard = limits($$, 'Max open files')->[1];
+my $nofile_hard = proc_limits($$, 'Max open files')->[1];
 plan(skip_all => "hard file limit $nofile_hard: 1000 is not below it")
     if $nofile_hard eq 'unlimited' || $nofile_hard <= 1000;
 system('prlimit', '--pid', $$, "--nofile=1000:$nofile_hard",
@@ -71,25 +71,25 @@ like(ask('dflt'), qr/^memory_limit=(?!77M )\S+ prepend=\[\] /,
      "no args: php-cgi's own settings");
 
 # --- rlimit_files, rlimit_core ----------------------------------------------
-is_deeply(limits($lim, 'Max open files'), [321, 321],
+is_deeply(proc_limits($lim, 'Max open files'), [321, 321],
           'rlimit_files = 321: soft and hard');
-is_deeply(limits($lim, 'Max core file size'), ['unlimited', 'unlimited'],
+is_deeply(proc_limits($lim, 'Max core file size'), ['unlimited', 'unlimited'],
           'rlimit_core = unlimited: soft and hard');
-is_deeply(limits($core, 'Max core file size'), [1048576, 1048576],
+is_deeply(proc_limits($core, 'Max core file size'), [1048576, 1048576],
           'rlimit_core = 1048576: soft and hard, in bytes');
 like(ask('lim'), qr/ files=321\/321 core=unlimited\/unlimited$/,
      'the worker itself sees them (posix_getrlimit)');
-is_deeply(limits($s->{pid}, 'Max open files'), [$nofile_hard, $nofile_hard],
+is_deeply(proc_limits($s->{pid}, 'Max open files'), [$nofile_hard, $nofile_hard],
           'the spawner raised its own file limit to the hard one');
-is_deeply(limits($dflt, 'Max open files'), [1000, $nofile_hard],
+is_deeply(proc_limits($dflt, 'Max open files'), [1000, $nofile_hard],
           'unset rlimit_files: the limit the spawner started with, not its raised one');
 # (The spawner's own: 4096, or 0 under AddressSanitizer, which lowers the
 # soft core limit of the process it runs in.)
-is_deeply(limits($dflt, 'Max core file size'),
-          limits($s->{pid}, 'Max core file size'),
+is_deeply(proc_limits($dflt, 'Max core file size'),
+          proc_limits($s->{pid}, 'Max core file size'),
           "unset rlimit_core: the spawner's ("
-          . join('/', @{limits($s->{pid}, 'Max core file size')}) . ')');
-is_deeply(limits($core, 'Max open files'), [1000, $nofile_hard],
+          . join('/', @{proc_limits($s->{pid}, 'Max core file size')}) . ')');
+is_deeply(proc_limits($core, 'Max open files'), [1000, $nofile_hard],
           'rlimit_core alone leaves the file limit unset');
 
 # --- listen.backlog ---------------------------------------------------------
@@ -113,7 +113,7 @@ ok(wait_for(sub {
 ok(wait_for(sub { ask('lim') =~ /^memory_limit=88M / }, 10),
    'reload: and serves with them');
 my ($lim2) = pool_workers($s, 'lim');
-is_deeply(limits($lim2, 'Max open files'), [321, 321],
+is_deeply(proc_limits($lim2, 'Max open files'), [321, 321],
           'reload: the new worker has rlimit_files too');
 
 is(stop_spawner($s), 0, 'graceful stop');
@@ -132,16 +132,6 @@ sub cmdline {
     my $argv = <$fh> // '';
     $argv =~ s/\0\z//;           # each word ends in NUL: keep empty ones
     return [split /\0/, $argv, -1];
-}
-
-# [soft, hard] of one row of /proc/PID/limits ("Max open files  1024  4096  files").
-sub limits {
-    my ($pid, $row) = @_;
-    open my $fh, '<', "/proc/$pid/limits" or return [];
-    while (<$fh>) {
-        return [$1, $2] if /^\Q$row\E\s+(\S+)\s+(\S+)/;
-    }
-    return [];
 }
 
 # The backlog of a listening Unix socket: ss reports it as the Send-Q.

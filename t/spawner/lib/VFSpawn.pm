@@ -25,7 +25,7 @@ our @EXPORT = qw(
     spawn_bin ensure_user test_dir write_file start_spawner stop_spawner
     wait_for fcgi_request parallel_requests load_start load_stop
     pool_workers spawner_status status_row log_text uid_of gid_of
-    children_of php_pools_conf skip_unless_ready
+    children_of php_pools_conf skip_unless_ready proc_limits
 );
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../../..');
@@ -88,6 +88,16 @@ sub php_pools_conf {
                . "env[VF_TEST_POOL] = \$pool\n";
     }
     return write_file("$dir/pools.conf", $text);
+}
+
+# [soft, hard] of one row of /proc/PID/limits ("Max open files  1024  4096  files").
+sub proc_limits {
+    my ($pid, $row) = @_;
+    open my $fh, '<', "/proc/$pid/limits" or return [];
+    while (<$fh>) {
+        return [$1, $2] if /^\Q$row\E\s+(\S+)\s+(\S+)/;
+    }
+    return [];
 }
 
 sub log_text {
