@@ -196,6 +196,7 @@ struct vf_pool {
     int max_idle;                   /* idle connections kept per process */
     apr_interval_time_t idle_ttl;   /* an idle connection expires after */
     int warned;                     /* the no-max= notice was logged */
+    const char *lasting_key;        /* the pool across graceful restarts */
     vf_pool_shared *shared;         /* in shared memory */
     vf_gauges *mine;                /* this process's part of shared's
                                      * gauges (vf_gauges_child_init) */
@@ -256,11 +257,12 @@ static APR_INLINE void vf_gauge_down(volatile apr_uint32_t *total,
 #define VF_GAUGE_DOWN(pool, gauge) \
     vf_gauge_down(&(pool)->shared->gauge, &(pool)->mine->gauge)
 
-/* At startup (post_config, once the pools' shared slots exist): the
- * table of every process's parts, in shared memory.  Without it (logged)
- * requests are served all the same, and a dead child's count stays. */
-void vf_gauges_share(apr_pool_t *pconf, vf_pool_shared *slots,
-                     unsigned n_pools);
+/* At startup (post_config): each pool's slot of the shared figures
+ * (pool->shared), the same slot as the previous generation's where the
+ * pool was configured before, and the table of every process's parts.
+ * Returns an error message, or NULL. */
+const char *vf_gauges_share(apr_pool_t *pconf, apr_pool_t *ptemp,
+                            server_rec *s, apr_hash_t *pools);
 
 /* In each child: takes a row of the table for this process and points
  * every pool's mine into it. */

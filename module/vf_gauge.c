@@ -1,6 +1,7 @@
 /*
- * vf_gauge.c - each process's part of the pools' gauges, given back when
- * the process dies.
+ * vf_gauge.c - the pools' figures in shared memory, kept across graceful
+ * restarts, and each process's part of the gauges, given back when the
+ * process dies.
  *
  * A pool's gauges (connections open and idle, requests in flight, queued,
  * busy, waiting: vf_pool_shared) are counts in shared memory that httpd's
@@ -26,11 +27,19 @@
  * hook runs at the reaping, before the parent forks again, so a row never
  * mixes two processes.
  *
- * A graceful restart makes a new table, as it makes new totals (both live
- * in pconf).  The old generation's children keep their mapping of the old
- * ones and go on counting there, where nothing of the new generation
- * looks; their pids are in no row of the new table, so the parent, which
- * has unmapped the old one, passes over their exits.
+ * A graceful restart leaves the old generation's children to finish their
+ * requests, which still count against the pool's max= and
+ * VhostFcgiMaxInFlight: a new generation that started from zero would let
+ * the backend get twice what it was given.  So the totals and the table
+ * outlive pconf (ap_retained_data: a store in a subpool of the process
+ * pool), and a pool keeps its slot from one generation to the next,
+ * found by a key that does not change with the configuration's addresses
+ * (vf_pool's lasting_key).  Both generations count on the same slots, and
+ * the parent gives back what a child of either leaves.  A slot whose pool
+ * is no longer configured is freed once nothing counts on it; when the
+ * store has no room for a configuration's new pools, a bigger one is made
+ * and the figures start from zero, as they did before.  The counters since
+ * startup (requests, errors, latency) live in the same slots and so go on.
  */
 #include "mod_vhostfcgi.h"
 
@@ -39,7 +48,12 @@
 #include "apr_shm.h"
 #include "apr_strings.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Each gauge's place in the totals and in a part. */
@@ -64,17 +78,34 @@ _Static_assert(VF_N_GAUGES * sizeof(apr_uint32_t) == sizeof(vf_gauges),
  * share a cache line. */
 #define VF_CACHE_LINE 64
 
+/* The store: what outlives pconf.  Its arrays of keys and names are the
+ * parent's memory (children get a copy at the fork and only read it);
+ * totals, owner and parts are shared. */
 typedef struct {
+    apr_pool_t *pool;               /* the store's, in the process pool;
+                                     * NULL: none made yet */
+    apr_uint32_t slots;             /* room for this many pools */
     apr_uint32_t rows;
-    apr_uint32_t n_pools;
-    vf_pool_shared *totals;         /* the pools' slots, n_pools of them */
-    volatile apr_uint32_t *owner;   /* per row: its process's pid; 0: free */
-    char *parts;                    /* rows of n_pools vf_gauges each */
+    vf_pool_shared *totals;         /* per slot: the pool's figures */
+    const char **keys;              /* per slot: its pool's lasting key;
+                                     * NULL: free */
+    const char **names;             /* per slot: its pool's name, for the
+                                     * log */
+    volatile apr_uint32_t *owner;   /* per row: its process's pid; 0: free;
+                                     * NULL: no table (parts neither) */
+    char *parts;                    /* rows of slots vf_gauges each */
     apr_size_t stride;              /* from one row to the next */
 } vf_gauge_table;
 
-/* This generation's table; NULL before post_config, once pconf is
- * cleared, and when it could not be made. */
+#define VF_GAUGE_STORE_KEY "vhostfcgi-gauges"
+
+/* A store has room for this many pools at least, and twice what the
+ * configuration that makes it has: pools added by later graceful
+ * restarts find room without the figures starting anew. */
+#define VF_MIN_SLOTS 64
+
+/* The store, once post_config has shared the pools; NULL before, and in
+ * the parent once pconf is cleared (the store itself stays). */
 static vf_gauge_table *table;
 
 static apr_status_t forget_table(void *data)
@@ -84,8 +115,9 @@ static apr_status_t forget_table(void *data)
     return APR_SUCCESS;
 }
 
-/* One row per child of a generation: ServerLimit of them, twice that as
- * room for mpm_worker's new children on the slots of exiting ones. */
+/* One row per child: ServerLimit of them, twice that as room for
+ * mpm_worker's new children on the slots of exiting ones, and for a
+ * graceful restart's new generation beside the old one's. */
 static apr_uint32_t rows_wanted(void)
 {
     int limit = 0;
@@ -100,12 +132,12 @@ static apr_uint32_t rows_wanted(void)
 /* Zeroed shared memory whose pages are only taken as they are written:
  * each child touches its own row.  (APR maps anonymous shared memory
  * MAP_ANONYMOUS on Linux, fresh zero pages; elsewhere it is cleared.) */
-static void *lazy_shared_alloc(apr_pool_t *pconf, apr_size_t size)
+static void *lazy_shared_alloc(apr_pool_t *p, apr_size_t size)
 {
     apr_shm_t *shm;
     void *base;
 
-    if (apr_shm_create(&shm, size, NULL, pconf) != APR_SUCCESS) {
+    if (apr_shm_create(&shm, size, NULL, p) != APR_SUCCESS) {
         return NULL;
     }
     base = apr_shm_baseaddr_get(shm);
@@ -122,17 +154,17 @@ static vf_gauges *row_at(const vf_gauge_table *t, apr_uint32_t row)
 
 /* The rows, each rounded up to whole cache lines, from a cache line on;
  * NULL when that is more than memory can hold. */
-static char *alloc_rows(apr_pool_t *pconf, vf_gauge_table *t)
+static char *alloc_rows(vf_gauge_table *t)
 {
     apr_size_t max = APR_SIZE_MAX / 2 / t->rows, at;
     char *base;
 
-    if (t->n_pools > max / sizeof(vf_gauges)) {
+    if (t->slots > max / sizeof(vf_gauges)) {
         return NULL;
     }
-    t->stride = (t->n_pools * sizeof(vf_gauges) + VF_CACHE_LINE - 1)
+    t->stride = (t->slots * sizeof(vf_gauges) + VF_CACHE_LINE - 1)
                 / VF_CACHE_LINE * VF_CACHE_LINE;
-    base = lazy_shared_alloc(pconf, t->rows * t->stride + VF_CACHE_LINE);
+    base = lazy_shared_alloc(t->pool, t->rows * t->stride + VF_CACHE_LINE);
     if (!base) {
         return NULL;
     }
@@ -140,31 +172,247 @@ static char *alloc_rows(apr_pool_t *pconf, vf_gauge_table *t)
     return at ? base + VF_CACHE_LINE - at : base;
 }
 
-void vf_gauges_share(apr_pool_t *pconf, vf_pool_shared *slots,
-                     unsigned n_pools)
+/* A new store in t (whose old one, if any, is gone) with room for slots
+ * pools; an error message, or NULL.  Without the table of parts (logged)
+ * requests are served all the same, and a dead child's count stays. */
+static const char *make_store(server_rec *s, vf_gauge_table *t,
+                              apr_uint32_t slots)
 {
-    vf_gauge_table *t = apr_pcalloc(pconf, sizeof(*t));
+    memset(t, 0, sizeof(*t));
+    apr_pool_create(&t->pool, s->process->pool);
+    apr_pool_tag(t->pool, VF_GAUGE_STORE_KEY);
+    t->slots = slots;
+    t->rows = rows_wanted();
+    t->keys = apr_pcalloc(t->pool, slots * sizeof(*t->keys));
+    t->names = apr_pcalloc(t->pool, slots * sizeof(*t->names));
+    t->totals = lazy_shared_alloc(t->pool, slots * sizeof(vf_pool_shared));
+    if (!t->totals) {
+        apr_pool_destroy(t->pool);
+        t->pool = NULL;
+        return "mod_vhostfcgi: cannot create shared memory for the pools";
+    }
+    t->owner = lazy_shared_alloc(t->pool, t->rows * sizeof(apr_uint32_t));
+    t->parts = t->owner ? alloc_rows(t) : NULL;
+    if (!t->parts) {
+        t->owner = NULL;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10739)
+                     "FastCGI pools: no shared memory for each httpd "
+                     "child's part of the pools' counters (%u children x "
+                     "%u pools): what a child that dies mid-request "
+                     "counted (requests in flight, connections) stays "
+                     "counted until httpd restarts", t->rows, slots);
+    }
+    return NULL;
+}
 
+static volatile apr_uint32_t *gauge(void *base, apr_size_t offset)
+{
+    return (volatile apr_uint32_t *)((char *)base + offset);
+}
+
+/* Takes a dead process's part of one pool's gauges off the totals and
+ * clears it.  Returns what was given back, in words ("" for nothing). */
+static const char *give_back(vf_pool_shared *totals, vf_gauges *part,
+                             apr_pool_t *p)
+{
+    const char *said = "";
+    apr_size_t g;
+
+    for (g = 0; g < VF_N_GAUGES; g++) {
+        apr_uint32_t n = apr_atomic_xchg32(gauge(part, gauge_at[g].part), 0);
+
+        if (n) {
+            apr_atomic_sub32(gauge(totals, gauge_at[g].total), n);
+            said = apr_psprintf(p, "%s%s%s %u", said, *said ? ", " : "",
+                                gauge_at[g].name, n);
+        }
+    }
+    return said;
+}
+
+/* In the parent: everything row counted goes back, and the row is freed.
+ * how: "exited", or what else is known of the process. */
+static void give_back_row(const vf_gauge_table *t, apr_uint32_t row,
+                          server_rec *s, pid_t pid, const char *how)
+{
+    apr_uint32_t slot;
+    apr_pool_t *p;
+
+    apr_pool_create(&p, s->process->pool);
+    for (slot = 0; slot < t->slots; slot++) {
+        const char *said;
+
+        if (!t->keys[slot]) {
+            continue;
+        }
+        said = give_back(&t->totals[slot], &row_at(t, row)[slot], p);
+        if (*said) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10741)
+                         "FastCGI pool %s: httpd child %ld %s with %s "
+                         "still counted; given back", t->names[slot],
+                         (long)pid, how, said);
+        }
+    }
+    apr_pool_destroy(p);
+    /* Cleared before freed: the next child to take the row starts at 0. */
+    apr_atomic_xchg32(&t->owner[row], 0);
+}
+
+/* Whether pid is a live child of this process (the parent's). */
+static int is_our_child(pid_t pid)
+{
+    char path[64], buf[512], *close_paren;
+    long ppid = 0;
+    ssize_t n;
+    int fd;
+
+    apr_snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        /* Gone; or no /proc, where kill(2) tells at least that. */
+        return errno == ENOENT ? 0 : kill(pid, 0) == 0 || errno != ESRCH;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    buf[n] = '\0';
+    /* "pid (comm) state ppid ...": comm may hold anything, ')' too. */
+    close_paren = strrchr(buf, ')');
+    return close_paren && sscanf(close_paren + 1, " %*c %ld", &ppid) == 1
+           && ppid == (long)getpid();
+}
+
+/* At a restart: the rows of processes that are gone without the MPM
+ * having said so (a restart that killed them) go back. */
+static void sweep_rows(const vf_gauge_table *t, server_rec *s)
+{
+    apr_uint32_t row, pid;
+
+    for (row = 0; t->owner && row < t->rows; row++) {
+        pid = apr_atomic_read32(&t->owner[row]);
+        if (pid && !is_our_child((pid_t)pid)) {
+            give_back_row(t, row, s, (pid_t)pid, "gone at the restart");
+        }
+    }
+}
+
+/* Whether nothing counts on a slot's gauges (its counters may be > 0). */
+static int gauges_idle(const vf_pool_shared *sh)
+{
+    apr_size_t g;
+
+    for (g = 0; g < VF_N_GAUGES; g++) {
+        if (apr_atomic_read32(gauge((void *)sh, gauge_at[g].total))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Frees the slots of pools no longer configured that nothing counts on
+ * any more, and returns how many slots are free then.  by_key: the
+ * configured pools' lasting keys. */
+static apr_uint32_t free_unused(vf_gauge_table *t, apr_hash_t *by_key)
+{
+    apr_uint32_t slot, free_slots = 0;
+
+    for (slot = 0; slot < t->slots; slot++) {
+        if (t->keys[slot]
+            && !apr_hash_get(by_key, t->keys[slot], APR_HASH_KEY_STRING)
+            && gauges_idle(&t->totals[slot])) {
+            /* Another pool's figures may come here: from zero. */
+            memset((void *)&t->totals[slot], 0, sizeof(vf_pool_shared));
+            t->keys[slot] = NULL;
+        }
+        free_slots += !t->keys[slot];
+    }
+    return free_slots;
+}
+
+/* Gives each pool its slot: the one its key had, else a free one.  The
+ * store has room (checked by the caller). */
+static void assign_slots(vf_gauge_table *t, apr_hash_t *pools,
+                         apr_pool_t *ptemp)
+{
+    apr_hash_t *had = apr_hash_make(ptemp);
+    apr_hash_index_t *hi;
+    apr_uint32_t slot, next_free = 0;
+
+    for (slot = 0; slot < t->slots; slot++) {
+        if (t->keys[slot]) {
+            apr_hash_set(had, t->keys[slot], APR_HASH_KEY_STRING,
+                         &t->totals[slot]);
+        }
+    }
+    for (hi = apr_hash_first(ptemp, pools); hi; hi = apr_hash_next(hi)) {
+        vf_pool *pool = apr_hash_this_val(hi);
+
+        pool->shared = apr_hash_get(had, pool->lasting_key,
+                                    APR_HASH_KEY_STRING);
+        if (!pool->shared) {
+            while (t->keys[next_free]) {
+                next_free++;
+            }
+            t->keys[next_free] = apr_pstrdup(t->pool, pool->lasting_key);
+            pool->shared = &t->totals[next_free];
+        }
+        /* The name the log gives the slot: the newest configuration's. */
+        t->names[pool->shared - t->totals] = apr_pstrdup(t->pool,
+                                                          pool->name);
+    }
+}
+
+const char *vf_gauges_share(apr_pool_t *pconf, apr_pool_t *ptemp,
+                            server_rec *s, apr_hash_t *pools)
+{
+    vf_gauge_table *t = ap_retained_data_get(VF_GAUGE_STORE_KEY);
+    apr_hash_t *by_key = apr_hash_make(ptemp);
+    apr_hash_index_t *hi;
+    apr_uint32_t n = apr_hash_count(pools), new_keys = 0;
+    const char *err;
+
+    if (!t) {
+        t = ap_retained_data_create(VF_GAUGE_STORE_KEY, sizeof(*t));
+    }
+    for (hi = apr_hash_first(ptemp, pools); hi; hi = apr_hash_next(hi)) {
+        vf_pool *pool = apr_hash_this_val(hi);
+
+        apr_hash_set(by_key, pool->lasting_key, APR_HASH_KEY_STRING, pool);
+    }
+    if (t->pool) {
+        apr_uint32_t slot;
+
+        sweep_rows(t, s);
+        new_keys = n;
+        for (slot = 0; slot < t->slots; slot++) {
+            new_keys -= t->keys[slot]
+                        && apr_hash_get(by_key, t->keys[slot],
+                                        APR_HASH_KEY_STRING);
+        }
+        if (free_unused(t, by_key) < new_keys) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10748)
+                         "FastCGI pools: %u pools, more than the shared "
+                         "figures kept across restarts have room for: "
+                         "their figures start from zero, and requests "
+                         "the previous generation still serves are not "
+                         "counted against max= or VhostFcgiMaxInFlight",
+                         n);
+            /* The old generation's children keep their own mapping. */
+            apr_pool_destroy(t->pool);
+            t->pool = NULL;
+        }
+    }
+    if (!t->pool
+        && (err = make_store(s, t, n * 2 > VF_MIN_SLOTS ? n * 2
+                                                         : VF_MIN_SLOTS))) {
+        return err;
+    }
+    assign_slots(t, pools, ptemp);
     apr_pool_cleanup_register(pconf, NULL, forget_table,
                               apr_pool_cleanup_null);
-    t->rows = rows_wanted();
-    t->n_pools = n_pools;
-    t->totals = slots;
-    t->owner = lazy_shared_alloc(pconf, t->rows * sizeof(apr_uint32_t));
-    t->parts = t->owner ? alloc_rows(pconf, t) : NULL;
-    if (!t->parts) {
-        /* Requests are served all the same; only a dead child's count
-         * stays behind, as it did before this table existed. */
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ap_server_conf,
-                     APLOGNO(10739) "FastCGI pools: no shared memory for "
-                     "each httpd child's part of the pools' counters (%u "
-                     "children x %u pools): what a child that dies "
-                     "mid-request counted (requests in flight, "
-                     "connections) stays counted until httpd restarts",
-                     t->rows, n_pools);
-        return;
-    }
     table = t;
+    return NULL;
 }
 
 /* A free row for this process, or NULL when all are taken.  A free row
@@ -173,7 +421,7 @@ static vf_gauges *claim_row(void)
 {
     apr_uint32_t pid = (apr_uint32_t)getpid(), i;
 
-    if (!table) {
+    if (!table || !table->owner) {
         return NULL;
     }
     for (i = 0; i < table->rows; i++) {
@@ -204,31 +452,6 @@ void vf_gauges_child_init(apr_pool_t *pchild, apr_hash_t *pools)
     }
 }
 
-static volatile apr_uint32_t *gauge(void *base, apr_size_t offset)
-{
-    return (volatile apr_uint32_t *)((char *)base + offset);
-}
-
-/* Takes a dead process's part of one pool's gauges off the totals and
- * clears it.  Returns what was given back, in words ("" for nothing). */
-static const char *give_back(vf_pool_shared *totals, vf_gauges *part,
-                             apr_pool_t *p)
-{
-    const char *said = "";
-    apr_size_t g;
-
-    for (g = 0; g < VF_N_GAUGES; g++) {
-        apr_uint32_t n = apr_atomic_xchg32(gauge(part, gauge_at[g].part), 0);
-
-        if (n) {
-            apr_atomic_sub32(gauge(totals, gauge_at[g].total), n);
-            said = apr_psprintf(p, "%s%s%s %u", said, *said ? ", " : "",
-                                gauge_at[g].name, n);
-        }
-    }
-    return said;
-}
-
 /* The row of process pid; table->rows when it has none. */
 static apr_uint32_t row_of(pid_t pid)
 {
@@ -246,38 +469,15 @@ static apr_uint32_t row_of(pid_t pid)
 static void child_exited(server_rec *s, pid_t pid, ap_generation_t gen,
                          int slot, mpm_child_status state)
 {
-    apr_hash_index_t *hi;
-    apr_pool_t *p;
     apr_uint32_t row;
 
     (void)gen;
     (void)slot;
-    if (state != MPM_CHILD_EXITED || !table || pid <= 0
+    if (state != MPM_CHILD_EXITED || !table || !table->owner || pid <= 0
         || (row = row_of(pid)) == table->rows) {
-        return;         /* not of this generation, or it had no row */
+        return;         /* it had no row */
     }
-    apr_pool_create(&p, s->process->pool);
-    for (hi = apr_hash_first(p, vf_pools_all(s)); hi;
-         hi = apr_hash_next(hi)) {
-        vf_pool *pool = apr_hash_this_val(hi);
-        const char *said;
-
-        if (!pool->shared) {
-            continue;
-        }
-        said = give_back(pool->shared,
-                         &row_at(table, row)[pool->shared - table->totals],
-                         p);
-        if (*said) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10741)
-                         "FastCGI pool %s: httpd child %ld exited with "
-                         "%s still counted; given back", pool->name,
-                         (long)pid, said);
-        }
-    }
-    apr_pool_destroy(p);
-    /* Cleared before freed: the next child to take the row starts at 0. */
-    apr_atomic_xchg32(&table->owner[row], 0);
+    give_back_row(table, row, s, pid, "exited");
 }
 
 void vf_gauges_register_hooks(apr_pool_t *p)

@@ -28,6 +28,7 @@
 
 #define VF_REGISTRY_KEY     "vhostfcgi-pools"
 #define VF_BALANCER_USES_KEY "vhostfcgi-balancer-uses"
+#define VF_LASTING_KEYS_KEY "vhostfcgi-lasting-keys"
 #define VF_DEFAULT_IDLE     8
 #define VF_DEFAULT_IDLE_TTL apr_time_from_sec(3)
 
@@ -192,6 +193,41 @@ static const char *parse_options(cmd_parms *cmd, vf_pool *pool, int nopts,
     return NULL;
 }
 
+/* The pool's key as a graceful restart finds it again (vf_gauge.c): the
+ * key's server pointer becomes where that server is defined.  Two pools
+ * of one configuration never share one (a file included twice defines
+ * two servers at one place): the second gets a number. */
+static const char *lasting_key(cmd_parms *cmd, const char *key,
+                               const char *target)
+{
+    apr_hash_t *taken = NULL;
+    const char *lasting;
+    server_rec *s = cmd->server;
+    int n = 1;
+
+    if (!strncmp(key, "pool ", 5) || key == target) {
+        lasting = key;          /* a pools file's name; the main server's
+                                 * balancer */
+    }
+    else if (s->is_virtual && s->defn_name) {
+        lasting = apr_psprintf(cmd->pool, "%s:%u %s", s->defn_name,
+                               s->defn_line_number, target);
+    }
+    else {
+        lasting = apr_pstrcat(cmd->pool, "main ", target, NULL);
+    }
+    apr_pool_userdata_get((void **)&taken, VF_LASTING_KEYS_KEY, cmd->pool);
+    if (!taken) {
+        taken = apr_hash_make(cmd->pool);
+        apr_pool_userdata_setn(taken, VF_LASTING_KEYS_KEY, NULL, cmd->pool);
+    }
+    while (apr_hash_get(taken, lasting, APR_HASH_KEY_STRING)) {
+        lasting = apr_psprintf(cmd->pool, "%s #%d", lasting, ++n);
+    }
+    apr_hash_set(taken, lasting, APR_HASH_KEY_STRING, "");
+    return lasting;
+}
+
 const char *vf_pool_define(cmd_parms *cmd, const char *target, int nopts,
                            const char *const *opts, vf_pool **out)
 {
@@ -243,6 +279,7 @@ const char *vf_pool_define(cmd_parms *cmd, const char *target, int nopts,
     pool->where = apr_psprintf(cmd->pool, "%s:%d",
                                cmd->directive->filename,
                                cmd->directive->line_num);
+    pool->lasting_key = lasting_key(cmd, key, target);
     apr_hash_set(pools, key, APR_HASH_KEY_STRING, pool);
     *out = pool;
     return NULL;
@@ -387,26 +424,15 @@ void *vf_shared_alloc(apr_pool_t *pconf, apr_size_t size)
     return base;
 }
 
-/* One shared-memory slot per pool, inherited by the children. */
+/* Each pool's slot of the shared figures, inherited by the children
+ * (vf_gauge.c: kept across graceful restarts). */
 static const char *share_pools(apr_pool_t *pconf, apr_pool_t *ptemp,
                                apr_hash_t *pools)
 {
-    unsigned n = apr_hash_count(pools), i = 0;
-    apr_hash_index_t *hi;
-    vf_pool_shared *slots;
-
-    if (!n) {
+    if (!apr_hash_count(pools)) {
         return NULL;
     }
-    slots = vf_shared_alloc(pconf, n * sizeof(vf_pool_shared));
-    if (!slots) {
-        return "mod_vhostfcgi: cannot create shared memory for the pools";
-    }
-    for (hi = apr_hash_first(ptemp, pools); hi; hi = apr_hash_next(hi)) {
-        ((vf_pool *)apr_hash_this_val(hi))->shared = &slots[i++];
-    }
-    vf_gauges_share(pconf, slots, n);
-    return NULL;
+    return vf_gauges_share(pconf, ptemp, ap_server_conf, pools);
 }
 
 /* Every balancer:// pool names a balancer with members in the server of

@@ -13,10 +13,12 @@
 # death within about a second) the status page shows nothing in flight,
 # and new requests are admitted, two at once.
 #
-# Then across a graceful restart, which gives the new generation figures
-# of its own: a child of the old generation still serving a request dies,
-# and the new generation's figures stay as they are; a child of the new
-# one dies, and its share is given back.
+# Then across a graceful restart, whose new generation goes on with the
+# same figures (regression: it started from zero, so the old generation's
+# requests did not count against max= and VhostFcgiMaxInFlight): a request
+# the old generation still serves keeps its place, a third request is
+# refused, and when the old child dies, or a new one, its share is given
+# back.
 use strict;
 use warnings FATAL => 'all';
 
@@ -27,7 +29,7 @@ use VhostFcgi::Pools qw(pools_skip_reason pool_status);
 
 if (my $why = pools_skip_reason()) { plan skip_all => $why }
 plan skip_all => 'needs /proc' unless -r '/proc/net/tcp';
-plan tests => 18;
+plan tests => 20;
 
 my $vhost = 'vf_dead_child';
 my $name = "fcgi://127.0.0.1:$ENV{VF_FPM_PORT2}";
@@ -114,26 +116,32 @@ my $old = send_get($slow);
 my $old_pid = ($ok && httpd_child_serving($old->{sock})) || 0;
 ok($old_pid, "a slow request in flight in child $old_pid");
 my $requests = $s->{requests} // 0;
+my $mark = log_mark();
 kill 'USR1', httpd_parent_pid();
-# The new generation answers once its figures start afresh.
-($ok, $s) = status_until(sub { $_[0]{requests} < $requests }, 10);
-ok($ok, 'graceful restart: a new generation with figures of its own');
+my $until = time + 10;
+sleep 0.1 until log_since($mark) =~ /resuming normal operations/ || time > $until;
+like(log_since($mark), qr/resuming normal operations/, 'a graceful restart');
+($ok, $s) = status_until(sub { $_[0]{inflight} == 1 }, 5);
+ok($ok && $s->{requests} >= $requests,
+   'the new generation counts the old one\'s request, and keeps the '
+   . 'counters: ' . figures($s) . " requests=$s->{requests}");
 
 my $new = send_get($slow);
-($ok, $s) = status_until(sub { $_[0]{inflight} == 1 && $_[0]{busy} == 1 }, 5);
+($ok, $s) = status_until(sub { $_[0]{inflight} == 2 && $_[0]{busy} == 2 }, 5);
 my $new_pid = ($ok && httpd_child_serving($new->{sock})) || 0;
 ok($new_pid && $new_pid != $old_pid,
-   "another slow request in flight in a new child $new_pid");
+   "another slow request in flight in a new child $new_pid: " . figures($s));
+$res = raw_request($vhost, 'GET', '/reuse/hello.php', timeout => 15);
+is($res->{status}, 503, 'a third is refused: the old generation\'s request '
+                        . 'still counts against VhostFcgiMaxInFlight 2');
 
-my $mark = log_mark();
 kill 'KILL', $old_pid if $old_pid;
 close $old->{sock};
-sleep 2;    # the parent reaps it within about a second
-$s = pool_status($name);
-ok($s && $s->{inflight} == 1 && $s->{busy} == 1,
-   'the old child killed: the new figures stay: ' . figures($s));
-unlike(log_since($mark), qr/httpd child $old_pid exited/,
-       'nothing of the old child is given back in the new generation');
+($ok, $s) = status_until(sub { $_[0]{inflight} == 1 && $_[0]{busy} == 1
+                               && $_[0]{open} == 1 }, 10);
+ok($ok, 'the old child killed: its share is given back: ' . figures($s));
+like(log_since($mark), qr/AH10741: .*httpd child $old_pid exited with .*inflight 1/,
+     '... and logged');
 
 kill 'KILL', $new_pid if $new_pid;
 close $new->{sock};
