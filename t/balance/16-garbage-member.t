@@ -154,6 +154,23 @@ sub served {
 }
 
 # The main status page: { a => state, b => state }.
+# 10 requests, all 200 from a (two tests).
+sub all_to_a {
+    my ($what) = @_;
+    my $alog = $bed->access_log_size;
+    my (@bad, @ids);
+    for (1 .. 10) {
+        my ($st, $id) = get();
+        push @bad, $st if $st != 200;
+        push @ids, $id;
+    }
+    is("@bad", '', "$what: all 200");
+    my $acc = served($alog, \@ids);
+    my @not_a = grep { !$acc->{$_} || $acc->{$_}[1] ne 'a' } @ids;
+    is(scalar @not_a, 0, '... all served by a')
+        or diag(explain { map { $_ => $acc->{$_} } @not_a });
+}
+
 sub states {
     my $j = $bed->status('main') or return {};
     my %st;
@@ -259,18 +276,7 @@ subtest 'failonstatus=502: the member is taken out' => sub {
     is(state_text(), 'a=ok b=error', 'the status page: b in error')
         or diag($bed->status_text('main'));
 
-    $alog = $bed->access_log_size;
-    my (@bad, @next);
-    for (1 .. 10) {
-        my ($st, $id) = get();
-        push @bad, $st if $st != 200;
-        push @next, $id;
-    }
-    is("@bad", '', 'the next 10 requests: all 200');
-    $acc = served($alog, \@next);
-    my @not_a = grep { !$acc->{$_} || $acc->{$_}[1] ne 'a' } @next;
-    is(scalar @not_a, 0, '... all served by a')
-        or diag(explain { map { $_ => $acc->{$_} } @not_a });
+    all_to_a('the next 10 requests');
     is(garbage_conns() - $conns0, 1, "b's server saw one connection only");
 };
 
@@ -290,17 +296,7 @@ subtest 'the health check takes the member out' => sub {
         or diag($bed->error_log_tail);
     is(state_text(), 'a=ok b=health-check-failed',
        'the status page: b out, a ok') or diag($bed->status_text('main'));
-    my $alog = $bed->access_log_size;
-    my (@bad, @ids);
-    for (1 .. 10) {
-        my ($st, $id) = get();
-        push @bad, $st if $st != 200;
-        push @ids, $id;
-    }
-    is("@bad", '', 'then 10 requests: all 200');
-    my $acc = served($alog, \@ids);
-    is(scalar(grep { !$acc->{$_} || $acc->{$_}[1] ne 'a' } @ids), 0,
-       '... all served by a');
+    all_to_a('then 10 requests');
 };
 
 $bed->stop_httpd;
