@@ -29,7 +29,7 @@ use VhostFcgi::Pools qw(pools_skip_reason pool_status);
 
 if (my $why = pools_skip_reason()) { plan skip_all => $why }
 plan skip_all => 'needs /proc' unless -r '/proc/net/tcp';
-plan tests => 20;
+plan tests => 24;
 
 my $vhost = 'vf_dead_child';
 my $name = "fcgi://127.0.0.1:$ENV{VF_FPM_PORT2}";
@@ -151,3 +151,23 @@ like(log_since($mark), qr/AH10741: .*httpd child $new_pid exited with .*inflight
      'its share given back is logged');
 $res = raw_request($vhost, 'GET', '/reuse/hello.php', timeout => 15);
 is($res->{status}, 200, 'a new request is admitted');
+
+# --- across a restart (SIGHUP), which kills the children serving ------------
+# The figures outlive it too, so what the killed children counted must go
+# back, whether or not the MPM reports each exit.
+my @cut = map { send_get($slow) } 1 .. 2;
+($ok, $s) = status_until(sub { $_[0]{inflight} == 2 }, 5);
+ok($ok, 'two slow requests in flight: ' . figures($s));
+$mark = log_mark();
+kill 'HUP', httpd_parent_pid();
+$until = time + 15;
+sleep 0.1 until log_since($mark) =~ /resuming normal operations/ || time > $until;
+like(log_since($mark), qr/resuming normal operations/, 'a restart');
+close $_->{sock} for @cut;
+($ok, $s) = status_until(\&nothing_in_flight, 10);
+ok($ok, 'nothing in flight after it: ' . figures($s));
+@pair = map { send_get('/reuse/sleep.php?ms=300') } 1 .. 2;
+read_held(\@pair, 15);
+is(scalar(grep { ($_->{res}{status} // 0) == 200 } @pair), 2,
+   'two requests at once are both admitted: '
+   . join(', ', map { $_->{res}{status} // 'none' } @pair));
