@@ -350,8 +350,11 @@ static const char *read_pools_file(apr_pool_t *pconf, apr_pool_t *ptemp,
                                 "needs VhostFcgiPoolsFile", pool->where,
                                 pool->name);
         }
+        /* Where httpd starts the spawner, its limits are the spawner's:
+         * a pool no worker could start stops httpd here already. */
         if (!cfg) {
-            if (pools_load(sc->pools_file, &cfg, msg, sizeof(msg))) {
+            if ((sc->spawner_argv ? pools_load_runnable : pools_load)(
+                    sc->pools_file, &cfg, msg, sizeof(msg))) {
                 return apr_psprintf(ptemp, "%s: VhostFcgiPoolsFile: %s",
                                     sc->pools_file_where, msg);
             }

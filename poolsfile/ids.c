@@ -245,7 +245,7 @@ int pools_resolve_ids(struct pools_conf *cfg, char *errbuf, size_t errlen)
     struct ctx c;
     struct id_ctx x;
     size_t i;
-    int rc = 0, may_raise = -1;
+    int rc = 0;
 
     pc_ctx_init(&c, errbuf, errlen);
     c.cfg = cfg;
@@ -253,11 +253,8 @@ int pools_resolve_ids(struct pools_conf *cfg, char *errbuf, size_t errlen)
         return 0;
     memset(&x, 0, sizeof(x));
     x.c = &c;
-    for (i = 0; i < cfg->npools && rc == 0; i++) {
+    for (i = 0; i < cfg->npools && rc == 0; i++)
         rc = resolve_pool_ids(&x, &cfg->pools[i]);
-        if (rc == 0)
-            rc = pc_check_rlimits(&c, &cfg->pools[i], &may_raise);
-    }
     if (rc == 0)
         rc = warn_shared_uids(&x);
     free(x.nss.buf);

@@ -330,11 +330,6 @@ PC_HIDDEN int pc_check_process_max(struct ctx *c);
 /* The line to name in a message about field f of pool p. */
 PC_HIDDEN unsigned pc_blame(const struct pools_pool *p, enum pools_field f);
 
-/* limits.c: the pool's rlimit_* against this process's hard limits;
- * *may_raise starts at -1 (not yet asked) and is shared across pools. */
-PC_HIDDEN int pc_check_rlimits(struct ctx *c, const struct pools_pool *p,
-                               int *may_raise);
-
 /* load.c */
 PC_HIDDEN void pc_ctx_init(struct ctx *c, char *errbuf, size_t errlen);
 

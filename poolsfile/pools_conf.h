@@ -14,8 +14,9 @@
  *   pools_parse_file / pools_parse_string   syntax, templates, $pool, typed
  *                                           values, cross-pool validation
  *   pools_resolve_ids                       user and group names to ids,
- *                                           no root, shared-uid warnings,
- *                                           rlimits this process can give
+ *                                           no root, shared-uid warnings
+ *   pools_check_limits                      rlimits a worker started here
+ *                                           could set
  *   pools_load                              both, what the module and the
  *                                           spawner call
  *
@@ -213,15 +214,25 @@ int pools_parse_string(const char *text, size_t len, const char *filename,
 
 /* Look up every pool's user, group, listen.owner and listen.group
  * (getpwnam_r/getgrnam_r), fill in the ids and a defaulted group, refuse
- * uid 0 and gid 0, refuse an rlimit_files or rlimit_core this process
- * could not give a worker (limits.c), and add a warning for each pool
- * sharing a uid with an earlier one.  Returns 0, or -1 with errbuf set; cfg stays valid (and
+ * uid 0 and gid 0, and add a warning for each pool sharing a uid with an
+ * earlier one.  Returns 0, or -1 with errbuf set; cfg stays valid (and
  * must still be freed) either way. */
 int pools_resolve_ids(struct pools_conf *cfg, char *errbuf, size_t errlen);
 
 /* pools_parse_file() then pools_resolve_ids(); on failure *cfg = NULL. */
 int pools_load(const char *path, struct pools_conf **cfg,
                char *errbuf, size_t errlen);
+
+/* Refuse an rlimit_files or rlimit_core that a worker started by this
+ * process could not set (above its hard limit, which it may not raise;
+ * above fs.nr_open).  Only where this process's limits are the
+ * spawner's: the spawner itself, httpd when it starts the spawner.
+ * Returns 0, or -1 with errbuf set. */
+int pools_check_limits(struct pools_conf *cfg, char *errbuf, size_t errlen);
+
+/* pools_load() then pools_check_limits(): what the spawner calls. */
+int pools_load_runnable(const char *path, struct pools_conf **cfg,
+                        char *errbuf, size_t errlen);
 
 /* Frees everything a parse returned; NULL is fine. */
 void pools_free(struct pools_conf *cfg);

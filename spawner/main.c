@@ -83,7 +83,7 @@ static int check_config(const char *path)
     size_t i;
     int rc;
 
-    if (pools_load(path, &cfg, err, sizeof(err)) < 0) {
+    if (pools_load_runnable(path, &cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
@@ -117,7 +117,7 @@ static int load_config(struct spawner *sp, struct pools_conf **cfg)
 {
     char err[1024];
 
-    if (pools_load(sp->conf_path, cfg, err, sizeof(err)) < 0) {
+    if (pools_load_runnable(sp->conf_path, cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }

@@ -192,7 +192,7 @@ static int load_and_prepare(struct spawner *sp, struct plan *pl, char *err,
     struct conf_ref *conf;
     int rc;
 
-    if (pools_load(sp->conf_path, &cfg, err, errlen) < 0)
+    if (pools_load_runnable(sp->conf_path, &cfg, err, errlen) < 0)
         return -1;
     if ((conf = conf_ref_new(cfg)) == NULL) {
         pools_free(cfg);
