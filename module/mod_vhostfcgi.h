@@ -146,17 +146,18 @@ typedef struct {
     volatile apr_uint32_t busy;     /* requests at the backend now */
     volatile apr_uint32_t waiting;  /* requests waiting in httpd for one of
                                      * their process's connections */
-    /* Counters since startup, for the status page. */
-    volatile apr_uint32_t requests;
-    volatile apr_uint32_t opened;   /* connections opened */
-    volatile apr_uint32_t reused;   /* requests on a kept connection */
-    volatile apr_uint32_t retried;  /* stale connections retried */
-    volatile apr_uint32_t err_connect;  /* 503: cannot connect / busy */
-    volatile apr_uint32_t err_admit;    /* 503: VhostFcgiMaxInFlight */
-    volatile apr_uint32_t err_bad;      /* 502: malformed or refused */
-    volatile apr_uint32_t err_timeout;  /* 504 */
-    volatile apr_uint32_t err_broken;   /* aborted after the headers */
-    volatile apr_uint32_t latency[VF_LATENCY_BUCKETS];
+    /* Counters since httpd started (graceful restarts go on counting),
+     * for the status page: 64 bits, as they would wrap in weeks. */
+    volatile apr_uint64_t requests;
+    volatile apr_uint64_t opened;   /* connections opened */
+    volatile apr_uint64_t reused;   /* requests on a kept connection */
+    volatile apr_uint64_t retried;  /* stale connections retried */
+    volatile apr_uint64_t err_connect;  /* 503: cannot connect / busy */
+    volatile apr_uint64_t err_admit;    /* 503: VhostFcgiMaxInFlight */
+    volatile apr_uint64_t err_bad;      /* 502: malformed or refused */
+    volatile apr_uint64_t err_timeout;  /* 504 */
+    volatile apr_uint64_t err_broken;   /* aborted after the headers */
+    volatile apr_uint64_t latency[VF_LATENCY_BUCKETS];
 } vf_pool_shared;
 
 /* One process's part of a pool's gauges: the same names as in

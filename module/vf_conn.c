@@ -215,7 +215,7 @@ static vf_conn *connect_new(vf_pool *pool, request_rec *r, int slot,
     rv = pool->kind == VF_POOL_TCP ? connect_tcp(pool, p, &c->sock)
                                    : connect_unix(pool, p, &c->sock);
     if (rv == APR_SUCCESS) {
-        apr_atomic_inc32(&pool->shared->opened);
+        apr_atomic_inc64(&pool->shared->opened);
         return c;
     }
     conn_close(pool, c);

@@ -48,12 +48,9 @@
 #include "apr_shm.h"
 #include "apr_strings.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Each gauge's place in the totals and in a part. */
@@ -97,6 +94,10 @@ typedef struct {
     apr_size_t stride;              /* from one row to the next */
 } vf_gauge_table;
 
+/* The store's name among httpd's retained data.  A graceful restart may
+ * load a new build of the module, whose layout of these must not be
+ * read into the old one's: the layout is part of the name. */
+#define VF_GAUGE_STORE_LAYOUT 2
 #define VF_GAUGE_STORE_KEY "vhostfcgi-gauges"
 
 /* A store has room for this many pools at least, and twice what the
@@ -115,9 +116,11 @@ static apr_status_t forget_table(void *data)
     return APR_SUCCESS;
 }
 
-/* One row per child: ServerLimit of them, twice that as room for
- * mpm_worker's new children on the slots of exiting ones, and for a
- * graceful restart's new generation beside the old one's. */
+/* One row per child: ServerLimit of them, and as much again for each of
+ * mpm_worker's new children on the slots of exiting ones, a graceful
+ * restart's new generation beside the old one's, and a second graceful
+ * restart before the first one's old generation is gone.  (Each row's
+ * pages are only taken once a child writes them.) */
 static apr_uint32_t rows_wanted(void)
 {
     int limit = 0;
@@ -126,7 +129,7 @@ static apr_uint32_t rows_wanted(void)
         || limit < 1) {
         limit = 1;
     }
-    return (apr_uint32_t)limit * 2;
+    return (apr_uint32_t)limit * 4;
 }
 
 /* Zeroed shared memory whose pages are only taken as they are written:
@@ -200,7 +203,8 @@ static const char *make_store(server_rec *s, vf_gauge_table *t,
                      "child's part of the pools' counters (%u children x "
                      "%u pools): what a child that dies mid-request "
                      "counted (requests in flight, connections) stays "
-                     "counted until httpd restarts", t->rows, slots);
+                     "counted until a restart that is not graceful",
+                     t->rows, slots);
     }
     return NULL;
 }
@@ -239,17 +243,17 @@ static void give_back_row(const vf_gauge_table *t, apr_uint32_t row,
     apr_pool_t *p;
 
     apr_pool_create(&p, s->process->pool);
+    /* Every slot, also one whose pool is no longer configured: an old
+     * generation's child may still have counted there. */
     for (slot = 0; slot < t->slots; slot++) {
-        const char *said;
+        const char *said = give_back(&t->totals[slot],
+                                     &row_at(t, row)[slot], p);
 
-        if (!t->keys[slot]) {
-            continue;
-        }
-        said = give_back(&t->totals[slot], &row_at(t, row)[slot], p);
         if (*said) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10741)
                          "FastCGI pool %s: httpd child %ld %s with %s "
-                         "still counted; given back", t->names[slot],
+                         "still counted; given back",
+                         t->names[slot] ? t->names[slot] : "(gone)",
                          (long)pid, how, said);
         }
     }
@@ -258,72 +262,69 @@ static void give_back_row(const vf_gauge_table *t, apr_uint32_t row,
     apr_atomic_xchg32(&t->owner[row], 0);
 }
 
-/* Whether pid is a live child of this process (the parent's). */
+/* Whether pid is a child of this process (the parent's) not yet reaped:
+ * asked without reaping it (WNOWAIT), so a child that has just exited is
+ * still the MPM's to reap and report. */
 static int is_our_child(pid_t pid)
 {
-    char path[64], buf[512], *close_paren;
-    long ppid = 0;
-    ssize_t n;
-    int fd;
+    siginfo_t si;
 
-    apr_snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-        /* Gone; or no /proc, where kill(2) tells at least that. */
-        return errno == ENOENT ? 0 : kill(pid, 0) == 0 || errno != ESRCH;
-    }
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0) {
-        return 0;
-    }
-    buf[n] = '\0';
-    /* "pid (comm) state ppid ...": comm may hold anything, ')' too. */
-    close_paren = strrchr(buf, ')');
-    return close_paren && sscanf(close_paren + 1, " %*c %ld", &ppid) == 1
-           && ppid == (long)getpid();
+    memset(&si, 0, sizeof(si));
+    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
 }
 
-/* At a restart: the rows of processes that are gone without the MPM
- * having said so (a restart that killed them) go back. */
-static void sweep_rows(const vf_gauge_table *t, server_rec *s)
+/* At a restart, before any child of the new generation exists: the rows
+ * of processes that are gone without the MPM having said so go back.
+ * Returns how many rows are still held (by the old generation). */
+static apr_uint32_t sweep_rows(const vf_gauge_table *t, server_rec *s)
 {
-    apr_uint32_t row, pid;
+    apr_uint32_t row, pid, held = 0;
 
     for (row = 0; t->owner && row < t->rows; row++) {
         pid = apr_atomic_read32(&t->owner[row]);
         if (pid && !is_our_child((pid_t)pid)) {
             give_back_row(t, row, s, (pid_t)pid, "gone at the restart");
         }
-    }
-}
-
-/* Whether nothing counts on a slot's gauges (its counters may be > 0). */
-static int gauges_idle(const vf_pool_shared *sh)
-{
-    apr_size_t g;
-
-    for (g = 0; g < VF_N_GAUGES; g++) {
-        if (apr_atomic_read32(gauge((void *)sh, gauge_at[g].total))) {
-            return 0;
+        else if (pid) {
+            held++;
         }
     }
-    return 1;
+    return held;
 }
 
-/* Frees the slots of pools no longer configured that nothing counts on
- * any more, and returns how many slots are free then.  by_key: the
- * configured pools' lasting keys. */
-static apr_uint32_t free_unused(vf_gauge_table *t, apr_hash_t *by_key)
+/* With no child left (a restart that is not graceful, or a graceful one
+ * whose old generation is gone), nothing is in flight: gauges that still
+ * say otherwise hold units no one can give back any more (a child without
+ * a row, a death between the two steps of a count), and go to zero. */
+static void zero_gauges(vf_gauge_table *t)
+{
+    apr_uint32_t slot;
+    apr_size_t g;
+
+    for (slot = 0; slot < t->slots; slot++) {
+        for (g = 0; g < VF_N_GAUGES; g++) {
+            apr_atomic_set32(gauge(&t->totals[slot], gauge_at[g].total), 0);
+        }
+    }
+}
+
+/* Frees the slots of pools no longer configured, and returns how many
+ * slots are free then.  by_key: the configured pools' lasting keys.  Only
+ * once no child of an older generation is left (held: rows still held):
+ * one may still count on a slot whose pool is gone, and a slot given to
+ * another pool would take its units. */
+static apr_uint32_t free_unused(vf_gauge_table *t, apr_hash_t *by_key,
+                                apr_uint32_t held)
 {
     apr_uint32_t slot, free_slots = 0;
 
     for (slot = 0; slot < t->slots; slot++) {
-        if (t->keys[slot]
-            && !apr_hash_get(by_key, t->keys[slot], APR_HASH_KEY_STRING)
-            && gauges_idle(&t->totals[slot])) {
+        if (!held && t->keys[slot]
+            && !apr_hash_get(by_key, t->keys[slot], APR_HASH_KEY_STRING)) {
             /* Another pool's figures may come here: from zero. */
             memset((void *)&t->totals[slot], 0, sizeof(vf_pool_shared));
             t->keys[slot] = NULL;
+            t->names[slot] = NULL;
         }
         free_slots += !t->keys[slot];
     }
@@ -357,23 +358,31 @@ static void assign_slots(vf_gauge_table *t, apr_hash_t *pools,
             t->keys[next_free] = apr_pstrdup(t->pool, pool->lasting_key);
             pool->shared = &t->totals[next_free];
         }
-        /* The name the log gives the slot: the newest configuration's. */
-        t->names[pool->shared - t->totals] = apr_pstrdup(t->pool,
-                                                          pool->name);
+        /* The name the log gives the slot: the newest configuration's
+         * (copied only when it changed: the store lives long). */
+        slot = pool->shared - t->totals;
+        if (!t->names[slot] || strcmp(t->names[slot], pool->name)) {
+            t->names[slot] = apr_pstrdup(t->pool, pool->name);
+        }
     }
 }
 
 const char *vf_gauges_share(apr_pool_t *pconf, apr_pool_t *ptemp,
                             server_rec *s, apr_hash_t *pools)
 {
-    vf_gauge_table *t = ap_retained_data_get(VF_GAUGE_STORE_KEY);
+    const char *key = apr_psprintf(ptemp, VF_GAUGE_STORE_KEY " %d %"
+                                   APR_SIZE_T_FMT " %" APR_SIZE_T_FMT " %"
+                                   APR_SIZE_T_FMT, VF_GAUGE_STORE_LAYOUT,
+                                   sizeof(vf_gauge_table),
+                                   sizeof(vf_pool_shared), sizeof(vf_gauges));
+    vf_gauge_table *t = ap_retained_data_get(key);
     apr_hash_t *by_key = apr_hash_make(ptemp);
     apr_hash_index_t *hi;
     apr_uint32_t n = apr_hash_count(pools), new_keys = 0;
     const char *err;
 
     if (!t) {
-        t = ap_retained_data_create(VF_GAUGE_STORE_KEY, sizeof(*t));
+        t = ap_retained_data_create(key, sizeof(*t));
     }
     for (hi = apr_hash_first(ptemp, pools); hi; hi = apr_hash_next(hi)) {
         vf_pool *pool = apr_hash_this_val(hi);
@@ -381,16 +390,18 @@ const char *vf_gauges_share(apr_pool_t *pconf, apr_pool_t *ptemp,
         apr_hash_set(by_key, pool->lasting_key, APR_HASH_KEY_STRING, pool);
     }
     if (t->pool) {
-        apr_uint32_t slot;
+        apr_uint32_t slot, held = sweep_rows(t, s);
 
-        sweep_rows(t, s);
+        if (!held) {
+            zero_gauges(t);
+        }
         new_keys = n;
         for (slot = 0; slot < t->slots; slot++) {
             new_keys -= t->keys[slot]
                         && apr_hash_get(by_key, t->keys[slot],
                                         APR_HASH_KEY_STRING);
         }
-        if (free_unused(t, by_key) < new_keys) {
+        if (free_unused(t, by_key, held) < new_keys) {
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10748)
                          "FastCGI pools: %u pools, more than the shared "
                          "figures kept across restarts have room for: "
@@ -433,7 +444,8 @@ static vf_gauges *claim_row(void)
                  APLOGNO(10740) "FastCGI pools: all %u rows for httpd "
                  "children's counts are taken: if this child (pid %u) "
                  "dies mid-request, what it counted stays counted until "
-                 "httpd restarts", table->rows, (unsigned)pid);
+                 "a restart that is not graceful", table->rows,
+                 (unsigned)pid);
     return NULL;
 }
 

@@ -763,8 +763,11 @@ static vf_health_shared *retained_shared(server_rec *s, apr_pool_t *ptemp,
                                          proxy_worker **members)
 {
     apr_size_t size = hc->n_members * sizeof(vf_health_shared);
-    const char *key = apr_pstrcat(ptemp, "vhostfcgi-health ", hc->balancer,
-                                  NULL);
+    /* The layout is part of the name: a graceful restart may load a new
+     * build of the module. */
+    const char *key = apr_psprintf(ptemp, "vhostfcgi-health %" APR_SIZE_T_FMT
+                                   " %s", sizeof(vf_health_shared),
+                                   hc->balancer);
     vf_health_shared **slot;
     int j;
 

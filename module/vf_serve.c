@@ -17,22 +17,22 @@ static void count_request(vf_pool *pool, int status, vf_outcome outcome,
     apr_time_t ms = apr_time_as_msec(took);
     int b = 0;
 
-    apr_atomic_inc32(&sh->requests);
+    apr_atomic_inc64(&sh->requests);
     while (b < VF_LATENCY_BUCKETS - 1 && (apr_uint32_t)ms > bounds[b]) {
         b++;
     }
-    apr_atomic_inc32(&sh->latency[b]);
+    apr_atomic_inc64(&sh->latency[b]);
     if (outcome == VF_OUT_BROKEN) {
-        apr_atomic_inc32(&sh->err_broken);
+        apr_atomic_inc64(&sh->err_broken);
     }
     else if (status == HTTP_BAD_GATEWAY) {
-        apr_atomic_inc32(&sh->err_bad);
+        apr_atomic_inc64(&sh->err_bad);
     }
     else if (status == HTTP_GATEWAY_TIME_OUT) {
-        apr_atomic_inc32(&sh->err_timeout);
+        apr_atomic_inc64(&sh->err_timeout);
     }
     else if (status == HTTP_SERVICE_UNAVAILABLE) {
-        apr_atomic_inc32(&sh->err_connect);
+        apr_atomic_inc64(&sh->err_connect);
     }
 }
 
@@ -83,14 +83,14 @@ static int serve(request_rec *r, vf_pool *pool, vf_exchange *x,
         x->conn = pool->max_conns ? c : NULL;
         x->reused = c->requests > 0;
         if (x->reused) {
-            apr_atomic_inc32(&pool->shared->reused);
+            apr_atomic_inc64(&pool->shared->reused);
         }
         *outcomep = vf_exchange_run(x);
         vf_conn_release(pool, c, x->reusable);
         if (*outcomep != VF_OUT_STALE) {
             break;
         }
-        apr_atomic_inc32(&pool->shared->retried);
+        apr_atomic_inc64(&pool->shared->retried);
     }
     VF_GAUGE_DOWN(pool, busy);
     return status;
@@ -120,7 +120,7 @@ static int vf_pool_handler(request_rec *r)
         return DECLINED;
     }
     if ((status = vf_admit_enter(r, pool)) != OK) {
-        apr_atomic_inc32(&pool->shared->err_admit);
+        apr_atomic_inc64(&pool->shared->err_admit);
         return status;
     }
     start = apr_time_now();
@@ -157,7 +157,7 @@ static int vf_balancer_admit(request_rec *r)
         return DECLINED;
     }
     if ((status = vf_admit_hold(r, pool)) != OK) {
-        apr_atomic_inc32(&pool->shared->err_admit);
+        apr_atomic_inc64(&pool->shared->err_admit);
         return status;
     }
     return DECLINED;            /* mod_proxy serves it */

@@ -89,6 +89,9 @@ static int set_by_config(request_rec *r)
 }
 
 /* The latency bucket under which a share q of the requests fell. */
+/* The counters' format (64 bits). */
+#define U64 APR_UINT64_T_FMT
+
 static apr_uint32_t percentile(const vf_pool_shared *sh, double q)
 {
     static const apr_uint32_t bounds[] = VF_LATENCY_BOUNDS;
@@ -166,7 +169,7 @@ static void show_balancer_pool(vf_out *out, const vf_pool *pool)
     if (out->json) {
         ap_rprintf(r, "%s\n    {\"name\": %s, \"target\": %s, \"where\": %s, "
                    "\"inflight\": %u, \"queued\": %u, "
-                   "\"errors\": {\"admission\": %u}}",
+                   "\"errors\": {\"admission\": %" APR_UINT64_T_FMT "}}",
                    out->first ? "" : ",", json_str(r->pool, pool->name),
                    json_str(r->pool, pool->name),
                    json_str(r->pool, pool->where), sh->inflight, sh->queued,
@@ -176,7 +179,7 @@ static void show_balancer_pool(vf_out *out, const vf_pool *pool)
     }
     ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td colspan=\"6\">"
                "balancer: members below</td><td>%u</td>"
-               "<td colspan=\"3\"></td><td>-/%u/-/-/-</td>"
+               "<td colspan=\"3\"></td><td>-/%" APR_UINT64_T_FMT "/-/-/-</td>"
                "<td colspan=\"2\"></td></tr>\n",
                pool_cell(r, pool), ap_escape_html(r->pool, pool->name),
                sh->inflight, sh->err_admit);
@@ -200,10 +203,11 @@ static void show_pool(vf_out *out, const vf_pool *pool)
                    "\"where\": %s, \"max_conns\": %d, \"open\": %u, "
                    "\"idle\": %u, \"busy\": %u, \"waiting\": %u, "
                    "\"queued_at_backend\": %u, \"inflight\": %u, "
-                   "\"queued\": %u, \"requests\": %u, \"opened\": %u, "
-                   "\"reused\": %u, \"retried\": %u, \"errors\": "
-                   "{\"connect\": %u, \"admission\": %u, \"bad_gateway\": "
-                   "%u, \"timeout\": %u, \"broken\": %u}, "
+                   "\"queued\": %u, \"requests\": %" U64 ", \"opened\": "
+                   "%" U64 ", \"reused\": %" U64 ", \"retried\": %" U64 ", "
+                   "\"errors\": {\"connect\": %" U64 ", \"admission\": "
+                   "%" U64 ", \"bad_gateway\": %" U64 ", \"timeout\": "
+                   "%" U64 ", \"broken\": %" U64 "}, "
                    "\"p50_ms\": %u, \"p99_ms\": %u}",
                    out->first ? "" : ",", json_str(r->pool, pool->name),
                    json_str(r->pool, target), json_str(r->pool, pool->where),
@@ -221,8 +225,9 @@ static void show_pool(vf_out *out, const vf_pool *pool)
     }
     ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%d</td><td>%u</td>"
                "<td>%u</td><td>%u</td><td>%u</td><td>%u</td><td>%u</td>"
-               "<td>%u</td>"
-               "<td>%u</td><td>%u</td><td>%u/%u/%u/%u/%u</td>"
+               "<td>%" U64 "</td>"
+               "<td>%" U64 "</td><td>%" U64 "</td><td>%" U64 "/%" U64 "/%" U64
+               "/%" U64 "/%" U64 "</td>"
                "<td>&le;%u</td><td>&le;%u</td></tr>\n",
                pool_cell(r, pool),
                ap_escape_html(r->pool, target), pool->max_conns, sh->open,
