@@ -366,6 +366,15 @@ typedef struct {
     char last_result[96];           /* "ok" or what was wrong */
 } vf_health_shared;
 
+/* A TCP member's address as its last successful check found it: later
+ * checks connect to it without asking the resolver, whose own timeouts
+ * are not the check's.  Empty until then, and again after a failure
+ * (the name may point elsewhere now). */
+typedef struct {
+    char ip[64];
+    int family;
+} vf_health_addr;
+
 typedef struct {
     const char *balancer;           /* "balancer://name" */
     const char *where;              /* file:line */
@@ -376,6 +385,9 @@ typedef struct {
     int passes;
     int n_members;
     vf_health_shared *shared;       /* n_members entries */
+    vf_health_addr *addrs;          /* n_members entries, the watchdog
+                                     * child's own: each written only by
+                                     * its member's check */
     void *proxy_conf;               /* the proxy_server_conf defining the
                                      * balancer (check_config) */
 } vf_health_conf;

@@ -252,34 +252,49 @@ static apr_status_t connect_unix(proxy_worker *w, apr_time_t deadline,
     return ret < 0 ? errno : APR_SUCCESS;
 }
 
-/* APR connects without blocking and polls for at most the time left.
- * XXX: a member given by host name is resolved first, under the
- * resolver's own timeouts, not the deadline. */
-static apr_status_t connect_tcp(proxy_worker *w, apr_time_t deadline,
-                                apr_pool_t *p, apr_socket_t **sock)
+/* APR connects without blocking and polls for at most the time left.  A
+ * member given by host name is resolved under the resolver's own
+ * timeouts, not the deadline: only until a check gets through, whose
+ * address later checks use (addr). */
+static apr_status_t connect_tcp(proxy_worker *w, vf_health_addr *addr,
+                                apr_time_t deadline, apr_pool_t *p,
+                                apr_socket_t **sock)
 {
     apr_sockaddr_t *sa;
     apr_interval_time_t left;
     apr_status_t rv;
+    int known = addr->ip[0] != '\0';
 
-    if ((rv = apr_sockaddr_info_get(&sa, w->s->hostname_ex, APR_UNSPEC,
+    if ((rv = apr_sockaddr_info_get(&sa, known ? addr->ip
+                                               : w->s->hostname_ex,
+                                    known ? addr->family : APR_UNSPEC,
                                     w->s->port, 0, p))
         || (rv = apr_socket_create(sock, sa->family, SOCK_STREAM,
                                    APR_PROTO_TCP, p))) {
+        addr->ip[0] = '\0';
         return rv;
     }
     if (!(left = time_left(deadline))) {
         return APR_TIMEUP;
     }
     apr_socket_timeout_set(*sock, left);
-    return apr_socket_connect(*sock, sa);
+    if ((rv = apr_socket_connect(*sock, sa)) != APR_SUCCESS) {
+        addr->ip[0] = '\0';
+    }
+    else if (!known
+             && apr_sockaddr_ip_getbuf(addr->ip, sizeof(addr->ip), sa)
+                == APR_SUCCESS) {
+        addr->family = sa->family;
+    }
+    return rv;
 }
 
-static apr_status_t member_connect(proxy_worker *w, apr_time_t deadline,
-                                   apr_pool_t *p, apr_socket_t **sock)
+static apr_status_t member_connect(proxy_worker *w, vf_health_addr *addr,
+                                   apr_time_t deadline, apr_pool_t *p,
+                                   apr_socket_t **sock)
 {
     return w->s->uds_path[0] ? connect_unix(w, deadline, p, sock)
-                             : connect_tcp(w, deadline, p, sock);
+                             : connect_tcp(w, addr, deadline, p, sock);
 }
 
 /*
@@ -482,12 +497,12 @@ static apr_status_t send_request(apr_socket_t *sock, const struct iovec *req,
 }
 
 static const char *check_member(const vf_health_conf *hc, proxy_worker *w,
-                                apr_pool_t *p)
+                                vf_health_addr *addr, apr_pool_t *p)
 {
     apr_time_t deadline = apr_time_now() + hc->timeout;
     apr_socket_t *sock = NULL;
     struct iovec req = build_request(hc, p);
-    apr_status_t rv = member_connect(w, deadline, p, &sock);
+    apr_status_t rv = member_connect(w, addr, deadline, p, &sock);
     const char *why;
 
     if (rv != APR_SUCCESS) {
@@ -567,6 +582,7 @@ typedef struct {
     const vf_health_conf *hc;
     proxy_worker *w;
     vf_health_shared *hs;
+    vf_health_addr *addr;
     apr_pool_t *p;              /* the check's own, with its own allocator:
                                  * a thread allocates from nothing else */
     const char *why;            /* check_member()'s answer */
@@ -577,7 +593,7 @@ static void *APR_THREAD_FUNC run_job(apr_thread_t *t, void *data)
     vf_health_job *job = data;
 
     (void)t;
-    job->why = check_member(job->hc, job->w, job->p);
+    job->why = check_member(job->hc, job->w, job->addr, job->p);
     return NULL;
 }
 
@@ -623,7 +639,7 @@ static void run_jobs(vf_health_job *jobs, int n, apr_pool_t *ptemp)
             }
             if (!threads[k]) {
                 job->p = ptemp;
-                job->why = check_member(job->hc, job->w, ptemp);
+                job->why = check_member(job->hc, job->w, job->addr, ptemp);
             }
         }
         for (k = 0; k < batch; k++) {
@@ -670,6 +686,7 @@ static apr_status_t watchdog_tick(int state, void *data, apr_pool_t *ptemp)
             job->hc = hc;
             job->w = members[m];
             job->hs = hs;
+            job->addr = &hc->addrs[m];
         }
     }
     run_jobs((vf_health_job *)due->elts, due->nelts, ptemp);
@@ -846,6 +863,7 @@ int vf_health_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
             apr_cpystrn(hc->shared[j].name, members[j]->s->name_ex,
                         sizeof(hc->shared[j].name));
         }
+        hc->addrs = apr_pcalloc(pconf, hc->n_members * sizeof(*hc->addrs));
     }
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;

@@ -698,23 +698,26 @@ sub trace_since {
 }
 
 # ------------------------------------------------------------------------
-# t/bin/fcgi-misbehave as a member on a Unix socket
+# t/bin/fcgi-misbehave as a member
 # ------------------------------------------------------------------------
 
-# Starts one listening on $sock (its pid file: $sock.pid); cleanup stops
-# it, before the directory goes.  Dies when it does not start.
+# Starts one listening on $sock, a Unix socket (its pid file: $sock.pid)
+# or HOST:PORT (its pid file in the bed's directory); cleanup stops it,
+# before the directory goes.  Dies when it does not start.
 sub start_misbehave {
     my ($self, $sock) = @_;
+    my $pidfile = $sock =~ m{/} ? "$sock.pid"
+                : "$self->{dir}/misbehave-" . ($sock =~ tr/:/-/r) . '.pid';
     my ($rc, $out) = run_cmd("$REPO/build/bin/fcgi-misbehave", '-l', $sock,
-                             '-p', "$sock.pid", '-d');
+                             '-p', $pidfile, '-d');
     die "fcgi-misbehave on $sock did not start ($rc): $out\n" if $rc;
-    $self->{misbehave}{$sock} = 1;
+    $self->{misbehave}{$sock} = $pidfile;
 }
 
 sub stop_misbehave {
     my ($self, $sock) = @_;
-    delete $self->{misbehave}{$sock};
-    my ($pid) = slurp("$sock.pid") =~ /(\d+)/ or return;
+    my $pidfile = delete $self->{misbehave}{$sock} or return;
+    my ($pid) = slurp($pidfile) =~ /(\d+)/ or return;
     kill 'TERM', $pid;
     wait_for(sub { !kill(0, $pid) }, 5);
 }
