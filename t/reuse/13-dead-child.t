@@ -25,7 +25,8 @@ use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use Time::HiRes qw(time sleep);
 use VhostFcgi::Test qw(:all);
-use VhostFcgi::Pools qw(pools_skip_reason pool_status);
+use VhostFcgi::Pools qw(pools_skip_reason pool_status pool_status_until
+                         pool_figures pool_idle);
 
 if (my $why = pools_skip_reason()) { plan skip_all => $why }
 plan skip_all => 'needs /proc' unless -r '/proc/net/tcp';
@@ -37,30 +38,8 @@ my $name = "fcgi://127.0.0.1:$ENV{VF_FPM_PORT2}";
 # running them finish on their own a few seconds later.
 my $slow = '/reuse/sleep.php?ms=6000';
 
-# Polls the pool's figures until $cond holds of them, for up to $secs
-# seconds.  Returns (whether it held, the last figures seen).
-sub status_until {
-    my ($cond, $secs) = @_;
-    my $until = time + $secs;
-    while (1) {
-        my $s = pool_status($name);
-        return (1, $s) if $s && $cond->($s);
-        return (0, $s) if time > $until;
-        sleep 0.1;
-    }
-}
 
-sub figures {
-    my $s = shift or return 'no status';
-    return join ' ', map { "$_=" . ($s->{$_} // '?') }
-        qw(inflight queued busy waiting open idle);
-}
 
-sub nothing_in_flight {
-    my $s = shift;
-    return $s->{inflight} == 0 && $s->{queued} == 0 && $s->{busy} == 0
-        && $s->{waiting} == 0 && $s->{open} == $s->{idle};
-}
 
 # A request sent on a connection of its own, not read yet.
 sub send_get {
@@ -73,8 +52,9 @@ sub send_get {
 
 my @held = map { send_get($slow) } 1 .. 2;
 
-my ($ok, $s) = status_until(sub { $_[0]{inflight} == 2 && $_[0]{busy} == 2 }, 5);
-ok($ok, 'two slow requests in flight: ' . figures($s));
+my ($ok, $s) = pool_status_until(
+    $name, sub { $_[0]{inflight} == 2 && $_[0]{busy} == 2 }, 5);
+ok($ok, 'two slow requests in flight: ' . pool_figures($s));
 my $third = raw_request($vhost, 'GET', '/reuse/hello.php', timeout => 15);
 is($third->{status}, 503, 'meanwhile a third is refused (VhostFcgiMaxInFlight 2 queue=0)');
 
@@ -89,9 +69,10 @@ is(kill('KILL', @pids), scalar @pids, 'killed with SIGKILL');
 my $killed = time;
 close $_->{sock} for @held;
 
-($ok, $s) = status_until(\&nothing_in_flight, 10);
+($ok, $s) = pool_status_until($name, \&pool_idle, 10);
 ok($ok, sprintf 'within 10 s the status page shows nothing in flight '
-              . '(%.2f s after the kill): %s', time - $killed, figures($s));
+              . '(%.2f s after the kill): %s', time - $killed,
+              pool_figures($s));
 
 my $res = raw_request($vhost, 'GET', '/reuse/hello.php', timeout => 15);
 is($res->{status}, 200, 'a new request is admitted');
@@ -105,14 +86,14 @@ is(scalar(grep { ($_->{res}{status} // 0) == 200 } @pair), 2,
 
 # And the figures stay those of what is really there (a connection goes
 # back a moment after its answer went out).
-($ok, $s) = status_until(\&nothing_in_flight, 5);
-ok($ok, 'afterwards nothing is in flight: ' . figures($s));
+($ok, $s) = pool_status_until($name, \&pool_idle, 5);
+ok($ok, 'afterwards nothing is in flight: ' . pool_figures($s));
 ok($s && $s->{open} <= 2, 'at most max=2 connections open');
 ok($s && $s->{errors}{admission} >= 1, 'the refusal was counted');
 
 # --- across a graceful restart ---------------------------------------------
 my $old = send_get($slow);
-($ok, $s) = status_until(sub { $_[0]{inflight} == 1 }, 5);
+($ok, $s) = pool_status_until($name, sub { $_[0]{inflight} == 1 }, 5);
 my $old_pid = ($ok && httpd_child_serving($old->{sock})) || 0;
 ok($old_pid, "a slow request in flight in child $old_pid");
 my $requests = $s->{requests} // 0;
@@ -121,32 +102,34 @@ kill 'USR1', httpd_parent_pid();
 my $until = time + 10;
 sleep 0.1 until log_since($mark) =~ /resuming normal operations/ || time > $until;
 like(log_since($mark), qr/resuming normal operations/, 'a graceful restart');
-($ok, $s) = status_until(sub { $_[0]{inflight} == 1 }, 5);
+($ok, $s) = pool_status_until($name, sub { $_[0]{inflight} == 1 }, 5);
 ok($ok && $s->{requests} >= $requests,
    'the new generation counts the old one\'s request, and keeps the '
-   . 'counters: ' . figures($s) . " requests=$s->{requests}");
+   . 'counters: ' . pool_figures($s));
 
 my $new = send_get($slow);
-($ok, $s) = status_until(sub { $_[0]{inflight} == 2 && $_[0]{busy} == 2 }, 5);
+($ok, $s) = pool_status_until(
+    $name, sub { $_[0]{inflight} == 2 && $_[0]{busy} == 2 }, 5);
 my $new_pid = ($ok && httpd_child_serving($new->{sock})) || 0;
 ok($new_pid && $new_pid != $old_pid,
-   "another slow request in flight in a new child $new_pid: " . figures($s));
+   "another slow request in flight in a new child $new_pid: "
+   . pool_figures($s));
 $res = raw_request($vhost, 'GET', '/reuse/hello.php', timeout => 15);
 is($res->{status}, 503, 'a third is refused: the old generation\'s request '
                         . 'still counts against VhostFcgiMaxInFlight 2');
 
 kill 'KILL', $old_pid if $old_pid;
 close $old->{sock};
-($ok, $s) = status_until(sub { $_[0]{inflight} == 1 && $_[0]{busy} == 1
-                               && $_[0]{open} == 1 }, 10);
-ok($ok, 'the old child killed: its share is given back: ' . figures($s));
+($ok, $s) = pool_status_until($name, sub {
+    $_[0]{inflight} == 1 && $_[0]{busy} == 1 && $_[0]{open} == 1 }, 10);
+ok($ok, 'the old child killed: its share is given back: ' . pool_figures($s));
 like(log_since($mark), qr/AH10741: .*httpd child $old_pid exited with .*inflight 1/,
      '... and logged');
 
 kill 'KILL', $new_pid if $new_pid;
 close $new->{sock};
-($ok, $s) = status_until(\&nothing_in_flight, 10);
-ok($ok, 'the new child killed: nothing in flight: ' . figures($s));
+($ok, $s) = pool_status_until($name, \&pool_idle, 10);
+ok($ok, 'the new child killed: nothing in flight: ' . pool_figures($s));
 like(log_since($mark), qr/AH10741: .*httpd child $new_pid exited with .*inflight 1/,
      'its share given back is logged');
 $res = raw_request($vhost, 'GET', '/reuse/hello.php', timeout => 15);
@@ -156,16 +139,16 @@ is($res->{status}, 200, 'a new request is admitted');
 # The figures outlive it too, so what the killed children counted must go
 # back, whether or not the MPM reports each exit.
 my @cut = map { send_get($slow) } 1 .. 2;
-($ok, $s) = status_until(sub { $_[0]{inflight} == 2 }, 5);
-ok($ok, 'two slow requests in flight: ' . figures($s));
+($ok, $s) = pool_status_until($name, sub { $_[0]{inflight} == 2 }, 5);
+ok($ok, 'two slow requests in flight: ' . pool_figures($s));
 $mark = log_mark();
 kill 'HUP', httpd_parent_pid();
 $until = time + 15;
 sleep 0.1 until log_since($mark) =~ /resuming normal operations/ || time > $until;
 like(log_since($mark), qr/resuming normal operations/, 'a restart');
 close $_->{sock} for @cut;
-($ok, $s) = status_until(\&nothing_in_flight, 10);
-ok($ok, 'nothing in flight after it: ' . figures($s));
+($ok, $s) = pool_status_until($name, \&pool_idle, 10);
+ok($ok, 'nothing in flight after it: ' . pool_figures($s));
 @pair = map { send_get('/reuse/sleep.php?ms=300') } 1 .. 2;
 read_held(\@pair, 15);
 is(scalar(grep { ($_->{res}{status} // 0) == 200 } @pair), 2,

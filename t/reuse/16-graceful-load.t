@@ -16,7 +16,8 @@ use Apache::Test qw(-withtestmore);
 use POSIX ();
 use Time::HiRes qw(time sleep);
 use VhostFcgi::Test qw(:all);
-use VhostFcgi::Pools qw(pools_skip_reason pool_status);
+use VhostFcgi::Pools qw(pools_skip_reason pool_status pool_status_until
+                         pool_figures pool_idle);
 
 if (my $why = pools_skip_reason()) { plan skip_all => $why }
 plan tests => 8;
@@ -25,31 +26,11 @@ my $vhost = 'vf_dead_child';
 my $name = "fcgi://127.0.0.1:$ENV{VF_FPM_PORT2}";
 my $restarts = 5;
 
-sub figures {
-    my $s = shift or return 'no status';
-    return join ' ', map { "$_=" . ($s->{$_} // '?') }
-        qw(inflight queued busy waiting open idle requests);
-}
 
-sub nothing_in_flight {
-    my $s = shift;
-    return $s && $s->{inflight} == 0 && $s->{queued} == 0 && $s->{busy} == 0
-        && $s->{waiting} == 0 && $s->{open} == $s->{idle};
-}
 
-sub status_until {
-    my ($cond, $secs) = @_;
-    my $until = time + $secs;
-    while (1) {
-        my $s = pool_status($name);
-        return (1, $s) if $s && $cond->($s);
-        return (0, $s) if time > $until;
-        sleep 0.1;
-    }
-}
 
-my ($ok, $s) = status_until(\&nothing_in_flight, 10);
-ok($ok, 'nothing in flight at the start: ' . figures($s));
+my ($ok, $s) = pool_status_until($name, \&pool_idle, 10);
+ok($ok, 'nothing in flight at the start: ' . pool_figures($s));
 my $before = $s->{requests} // 0;
 
 # The load: each client writes one status per line; a request that gets
@@ -95,10 +76,10 @@ ok(($by{200} // 0) > 20, "the clients were served: $summary");
 is(join(',', grep { $_ ne '200' && $_ ne '503' } sort keys %by), '',
    '... with 200, or 503 from the admission, and nothing else');
 
-($ok, $s) = status_until(\&nothing_in_flight, 10);
-ok($ok, 'afterwards nothing is in flight: ' . figures($s));
+($ok, $s) = pool_status_until($name, \&pool_idle, 10);
+ok($ok, 'afterwards nothing is in flight: ' . pool_figures($s));
 ok($s && $s->{requests} >= $before + ($by{200} // 0),
-   'the counters went on across the restarts: ' . figures($s));
+   'the counters went on across the restarts: ' . pool_figures($s));
 
 my @pair = map {
     my $sock = raw_connect($vhost);

@@ -19,7 +19,8 @@ use VhostFcgi::Test qw(:all);
 our @EXPORT_OK = qw(
     pools_skip_reason isolation_skip_reason site_doc site_extra
     access_mark access_since access_settle access_lines_for
-    marker_ran evil_ran pool_status
+    marker_ran evil_ran pool_status pool_status_until pool_figures
+    pool_idle
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
@@ -123,6 +124,34 @@ sub pool_status {
         }
     }
     return undef;
+}
+
+# Polls pool $name's figures until $cond holds of them, for up to $secs
+# seconds: (whether it held, the last figures seen).
+sub pool_status_until {
+    my ($name, $cond, $secs) = @_;
+    my $until = time + $secs;
+    while (1) {
+        my $s = pool_status($name);
+        return (1, $s) if $s && $cond->($s);
+        return (0, $s) if time > $until;
+        sleep 0.1;
+    }
+}
+
+# The gauges of a pool's figures in words, for a test's name.
+sub pool_figures {
+    my $s = shift or return 'no status';
+    return join ' ', map { "$_=" . ($s->{$_} // '?') }
+        qw(inflight queued busy waiting open idle requests);
+}
+
+# Whether a pool's figures show nothing in flight: no request admitted,
+# queued, at the backend or waiting, every open connection idle.
+sub pool_idle {
+    my $s = shift;
+    return $s && $s->{inflight} == 0 && $s->{queued} == 0 && $s->{busy} == 0
+        && $s->{waiting} == 0 && $s->{open} == $s->{idle};
 }
 
 # "requests=N opened=N reused=N retried=N errors: ..." of two snapshots.
