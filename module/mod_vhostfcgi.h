@@ -582,8 +582,15 @@ void vf_exchange_head(vf_exchange *x);
 vf_outcome vf_exchange_run(vf_exchange *x);
 
 /* The handler's return value for an outcome; serves a local redirect or
- * ProxyErrorOverride's error page where the exchange asked for one. */
+ * ProxyErrorOverride's error page where the exchange asked for one.  Only
+ * once the backend connection is given back: that second request may
+ * need one of the same backend. */
 int vf_exchange_finish(vf_exchange *x, vf_outcome outcome);
+
+/* What vf_exchange_finish serves for an answer that asked for it: the
+ * local redirect to location, else the error page of die_status. */
+void vf_exchange_serve_local(request_rec *r, const char *location,
+                             int die_status);
 
 /* ------------------------------------------------------------------ */
 /* vf_proxy.c                                                          */

@@ -175,7 +175,42 @@ static int spool_rest(request_rec *r, vf_body *b, apr_off_t *total,
     return OK;
 }
 
-#define VF_BODY_KEY "vhostfcgi-body"
+/*
+ * A request's body is kept under its own request_rec, for a balancer's
+ * next attempt at the same request.  Not under r->pool alone: a local
+ * redirect and an ErrorDocument make a new request_rec on the same pool,
+ * and the body read for the first request (or refused by
+ * LimitRequestBody, its rest still unread) is not theirs.
+ */
+static const char *body_key(request_rec *r)
+{
+    return apr_psprintf(r->pool, "vhostfcgi-body %pp", (void *)r);
+}
+
+static vf_body *body_of(request_rec *r)
+{
+    vf_body *b = NULL;
+
+    apr_pool_userdata_get((void **)&b, body_key(r), r->pool);
+    return b;
+}
+
+/* Whether a request this one was redirected from took the body: as with
+ * mod_cgi, the second request of a local redirect or an ErrorDocument has
+ * none.  (One that did not reach here, such as a RewriteRule's internal
+ * redirect in .htaccess to a front controller, left the body to this
+ * request.) */
+static int body_taken_before(request_rec *r)
+{
+    const request_rec *prev;
+
+    for (prev = r->prev; prev; prev = prev->prev) {
+        if (body_of((request_rec *)prev)) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
 int vf_body_prepare(request_rec *r, vf_body **bp)
 {
@@ -183,20 +218,26 @@ int vf_body_prepare(request_rec *r, vf_body **bp)
     const char *cl = te ? NULL : apr_table_get(r->headers_in,
                                                "Content-Length");
     apr_off_t total = 0, announced, limit = proxy_limit(r);
-    vf_body *b = NULL;
+    vf_body *b;
     int status;
 
     /* What was read for a first attempt is still here for the next. */
-    apr_pool_userdata_get((void **)&b, VF_BODY_KEY, r->pool);
-    if (b) {
+    if ((b = body_of(r))) {
         *bp = b;
         return OK;
     }
     *bp = b = apr_pcalloc(r->pool, sizeof(*b));
-    apr_pool_userdata_setn(b, VF_BODY_KEY, NULL, r->pool);
+    apr_pool_userdata_setn(b, body_key(r), NULL, r->pool);
     b->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     b->complete = 0;
     b->length = -1;
+    if (body_taken_before(r)) {
+        b->complete = 1;
+        b->length = 0;
+        APR_BRIGADE_INSERT_TAIL(b->bb, apr_bucket_eos_create(
+                                    r->connection->bucket_alloc));
+        return OK;
+    }
 
     /* A Content-Length over the limit is refused before any is read. */
     if (cl && limit && apr_strtoff(&announced, cl, NULL, 10) == 0

@@ -858,25 +858,29 @@ vf_outcome vf_exchange_run(vf_exchange *x)
     return xs.outcome;
 }
 
+void vf_exchange_serve_local(request_rec *r, const char *location,
+                             int die_status)
+{
+    if (location) {
+        /* As mod_cgi does for a local Location with no Status. */
+        r->method = "GET";
+        r->method_number = M_GET;
+        apr_table_unset(r->headers_in, "Content-Length");
+        ap_internal_redirect_handler(location, r);
+    }
+    else if (die_status) {
+        ap_die(die_status, r);
+    }
+}
+
 int vf_exchange_finish(vf_exchange *x, vf_outcome outcome)
 {
-    request_rec *r = x->r;
-
     switch (outcome) {
     case VF_OUT_OK:
-        if (x->redirect) {
-            /* As mod_cgi does for a local Location with no Status. */
-            r->method = "GET";
-            r->method_number = M_GET;
-            apr_table_unset(r->headers_in, "Content-Length");
-            ap_internal_redirect_handler(x->redirect, r);
-        }
-        else if (x->die_status) {
-            ap_die(x->die_status, r);
-        }
+        vf_exchange_serve_local(x->r, x->redirect, x->die_status);
         return OK;
     case VF_OUT_OVERLOADED:
-        apr_table_setn(r->err_headers_out, "Retry-After", "1");
+        apr_table_setn(x->r->err_headers_out, "Retry-After", "1");
         return HTTP_SERVICE_UNAVAILABLE;
     case VF_OUT_FAILED:
         return x->status;

@@ -187,6 +187,11 @@ static int exchange(request_rec *r, proxy_conn_rec *backend,
     return OK;
 }
 
+/* A local redirect or ProxyErrorOverride's error page, noted by settle()
+ * for hand_back_status: the target, or the status. */
+#define VF_NOTE_SERVE_LOCAL "vhostfcgi-serve-local"
+#define VF_NOTE_SERVE_KIND  "vhostfcgi-serve-kind"
+
 /* Step 5: what the outcome means for the balancer and for the client. */
 static int settle(request_rec *r, proxy_conn_rec *backend,
                   proxy_worker *worker, vf_exchange *x, vf_outcome outcome)
@@ -207,6 +212,17 @@ static int settle(request_rec *r, proxy_conn_rec *backend,
          * before a local redirect or an ErrorDocument serves a second
          * request that may need one (as vf_serve.c does). */
         vf_admit_release(r);
+    }
+    if (outcome == VF_OUT_OK && (x->redirect || x->die_status)) {
+        /* Served once mod_proxy has the connection back (hand_back_status):
+         * the second request may need a connection of this worker, and
+         * all of them may be held by requests doing the same. */
+        apr_table_setn(r->notes, VF_NOTE_SERVE_LOCAL, x->redirect
+                       ? x->redirect
+                       : apr_itoa(r->pool, x->die_status));
+        apr_table_setn(r->notes, VF_NOTE_SERVE_KIND,
+                       x->redirect ? "redirect" : "die");
+        return OK;
     }
     status = vf_exchange_finish(x, outcome);
     if (status == HTTP_GATEWAY_TIME_OUT) {
@@ -265,14 +281,38 @@ static int not_the_backends(request_rec *r, proxy_worker *worker,
     return OK;
 }
 
-/* mod_proxy's request_status hook: the status noted above, once its
- * loop over the members is done. */
+/* A local redirect or an error page settle() left for after the
+ * connection went back. */
+static int serve_local(int *status, request_rec *r)
+{
+    const char *what = apr_table_get(r->notes, VF_NOTE_SERVE_LOCAL);
+    const char *kind = apr_table_get(r->notes, VF_NOTE_SERVE_KIND);
+
+    if (!what || !kind) {
+        return DECLINED;
+    }
+    apr_table_unset(r->notes, VF_NOTE_SERVE_LOCAL);
+    apr_table_unset(r->notes, VF_NOTE_SERVE_KIND);
+    if (*status == OK) {
+        if (!strcmp(kind, "redirect")) {
+            vf_exchange_serve_local(r, what, 0);
+        }
+        else {
+            vf_exchange_serve_local(r, NULL, atoi(what));
+        }
+    }
+    return OK;
+}
+
+/* mod_proxy's request_status hook, once its loop over the members is done
+ * and the connection is back: the status noted above, or what settle()
+ * left to serve. */
 static int hand_back_status(int *status, request_rec *r)
 {
     const char *local = apr_table_get(r->notes, VF_NOTE_LOCAL_STATUS);
 
     if (!local) {
-        return DECLINED;
+        return serve_local(status, r);
     }
     apr_table_unset(r->notes, VF_NOTE_LOCAL_STATUS);
     /* Anything but OK is a later word than ours (another module's hook). */
