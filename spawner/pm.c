@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define START_GRACE_MS  3000    /* a new worker counts as capacity until
                                  * seen in accept or with a connection */
@@ -289,6 +290,8 @@ static int spawn_one(struct spawner *sp, struct pool *p, char *what,
     if (w == NULL) {
         snprintf(what, len, "out of memory");
         kill(r.pid, SIGKILL);       /* reaped as a stranger */
+        if (r.out_fd >= 0)
+            close(r.out_fd);
         return -1;
     }
     if (w->out != NULL && sup_watch(sp, w->out->fd, &w->out->src) < 0)
