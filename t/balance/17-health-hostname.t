@@ -16,26 +16,9 @@
 # No network namespaces, no php-fpm.
 use strict;
 use warnings;
-use File::Temp qw(tempdir);
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-
-# httpd through a wrapper that bind-mounts the hosts file over /etc/hosts
-# in a mount namespace of its own (VfBal takes httpd from $ENV{HTTPD}).
-my ($wrap_dir, $hosts);
-BEGIN {
-    $wrap_dir = tempdir('vfhcname.XXXX', TMPDIR => 1, CLEANUP => 1);
-    $hosts = "$wrap_dir/hosts";
-    my $httpd = $ENV{HTTPD} || '/usr/sbin/apache2';
-    open my $w, '>', "$wrap_dir/httpd" or die "$wrap_dir/httpd: $!";
-    print $w "#!/bin/sh\nexec unshare -m --propagation private sh -c "
-           . "'mount --bind \"\$0\" /etc/hosts && exec $httpd \"\$@\"' "
-           . "$hosts \"\$@\"\n";
-    close $w;
-    chmod 0755, "$wrap_dir/httpd";
-    $ENV{HTTPD} = "$wrap_dir/httpd";
-}
 use VfBal;
 
 plan skip_all => 'needs root (httpd with User www-data)' if $> != 0;
@@ -44,15 +27,8 @@ plan skip_all => 'build/bin/fcgi-misbehave missing: run make first'
 plan skip_all => 'no mount namespaces here (unshare -m)'
     unless system('unshare -m true >/dev/null 2>&1') == 0;
 
-sub hosts {
-    my ($text) = @_;
-    # Rewritten in place: the bind mount holds this inode.
-    my $fh;
-    open($fh, '+<', $hosts) or open($fh, '>', $hosts) or die "$hosts: $!";
-    truncate $fh, 0;
-    print $fh "127.0.0.1 localhost\n$text";
-    close $fh;
-}
+my $hosts = VfBal::private_hosts();
+sub hosts { VfBal::set_hosts($hosts, $_[0]) }
 hosts("127.0.0.1 vf-hc-member\n");
 
 my $bed = VfBal->new;

@@ -714,12 +714,64 @@ sub start_misbehave {
     $self->{misbehave}{$sock} = $pidfile;
 }
 
+# The pid of the one on $sock (its listening process), undef when none.
+sub misbehave_pid {
+    my ($self, $sock) = @_;
+    my $pidfile = $self->{misbehave}{$sock} or return undef;
+    my ($pid) = slurp($pidfile) =~ /(\d+)/;
+    return $pid;
+}
+
+# (SIGCONT after the TERM: one a test SIGSTOPped stops too.)
 sub stop_misbehave {
     my ($self, $sock) = @_;
-    my $pidfile = delete $self->{misbehave}{$sock} or return;
-    my ($pid) = slurp($pidfile) =~ /(\d+)/ or return;
+    my $pid = $self->misbehave_pid($sock);
+    delete $self->{misbehave}{$sock};
+    return unless $pid;
     kill 'TERM', $pid;
+    kill 'CONT', $pid;
     wait_for(sub { !kill(0, $pid) }, 5);
+}
+
+# ------------------------------------------------------------------------
+# httpd with an /etc/hosts of the test's
+# ------------------------------------------------------------------------
+
+# From now on httpd (httpd_bin) starts in a mount namespace of its own
+# whose /etc/hosts is a file of the test's, bind-mounted: returns its
+# path, for set_hosts.  It and the wrapper go at exit.  Needs unshare -m.
+sub private_hosts {
+    my $dir = tempdir('vfhosts.XXXX', TMPDIR => 1, CLEANUP => 1);
+    my $hosts = "$dir/hosts";
+    set_hosts($hosts, '');
+    write_file("$dir/httpd", "#!/bin/sh\nexec unshare -m --propagation "
+               . "private sh -c 'mount --bind \"\$0\" /etc/hosts && exec "
+               . "$HTTPD \"\$@\"' $hosts \"\$@\"\n", 0755);
+    $HTTPD = "$dir/httpd";
+    return $hosts;
+}
+
+# The hosts file: localhost, then $text.  Rewritten in place: the bind
+# mount holds this inode.
+sub set_hosts {
+    my ($hosts, $text) = @_;
+    my $fh;
+    open($fh, '+<', $hosts) or open($fh, '>', $hosts) or die "$hosts: $!\n";
+    truncate $fh, 0;
+    print $fh "127.0.0.1 localhost\n$text";
+    close $fh or die "$hosts: $!\n";
+    chmod 0644, $hosts;
+}
+
+# The addresses $name resolves to with $hosts as /etc/hosts, in the order
+# getaddrinfo gives them (AF_UNSPEC, as httpd asks), one each.
+sub resolve_with {
+    my ($hosts, $name) = @_;
+    my ($rc, $out) = run_cmd('unshare', '-m', '--propagation', 'private',
+                             'sh', '-c', 'mount --bind "$0" /etc/hosts && '
+                             . 'getent ahosts "$1"', $hosts, $name);
+    my %seen;
+    return grep { !$seen{$_}++ } $out =~ /^(\S+)\s+STREAM/mg;
 }
 
 # ------------------------------------------------------------------------
