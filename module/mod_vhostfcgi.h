@@ -366,10 +366,11 @@ typedef struct {
     char last_result[96];           /* "ok" or what was wrong */
 } vf_health_shared;
 
-/* A TCP member's address as its last successful check found it: later
- * checks connect to it without asking the resolver, whose own timeouts
- * are not the check's.  Empty until then, and again after a failure
- * (the name may point elsewhere now). */
+/* A TCP member's address as its last successful check found it (of the
+ * addresses its name resolves to, the one that answered): later checks
+ * connect to it without asking the resolver, whose own timeouts are not
+ * the check's.  Empty until then, and again after a failed check, whatever
+ * failed (the name may point elsewhere now). */
 typedef struct {
     char ip[64];
     int family;
@@ -386,8 +387,9 @@ typedef struct {
     int n_members;
     vf_health_shared *shared;       /* n_members entries */
     vf_health_addr *addrs;          /* n_members entries, the watchdog
-                                     * child's own: each written only by
-                                     * its member's check */
+                                     * child's own: read by the member's
+                                     * check, written by the watchdog's
+                                     * thread once the checks are joined */
     void *proxy_conf;               /* the proxy_server_conf defining the
                                      * balancer (check_config) */
 } vf_health_conf;

@@ -252,49 +252,90 @@ static apr_status_t connect_unix(proxy_worker *w, apr_time_t deadline,
     return ret < 0 ? errno : APR_SUCCESS;
 }
 
-/* APR connects without blocking and polls for at most the time left.  A
- * member given by host name is resolved under the resolver's own
- * timeouts, not the deadline: only until a check gets through, whose
- * address later checks use (addr). */
-static apr_status_t connect_tcp(proxy_worker *w, vf_health_addr *addr,
-                                apr_time_t deadline, apr_pool_t *p,
-                                apr_socket_t **sock)
+/* An address as text, to connect to again without the resolver; none
+ * (ip empty) when it cannot be written.  The family follows the text:
+ * APR writes an IPv4-mapped IPv6 address as plain IPv4, which a lookup
+ * for IPv6 addresses would refuse. */
+static void addr_keep(vf_health_addr *out, apr_sockaddr_t *sa)
 {
-    apr_sockaddr_t *sa;
-    apr_interval_time_t left;
-    apr_status_t rv;
-    int known = addr->ip[0] != '\0';
-
-    if ((rv = apr_sockaddr_info_get(&sa, known ? addr->ip
-                                               : w->s->hostname_ex,
-                                    known ? addr->family : APR_UNSPEC,
-                                    w->s->port, 0, p))
-        || (rv = apr_socket_create(sock, sa->family, SOCK_STREAM,
-                                   APR_PROTO_TCP, p))) {
-        addr->ip[0] = '\0';
-        return rv;
+    if (apr_sockaddr_ip_getbuf(out->ip, sizeof(out->ip), sa)
+        != APR_SUCCESS) {
+        out->ip[0] = '\0';
+        return;
     }
-    if (!(left = time_left(deadline))) {
+    out->family = strchr(out->ip, ':') ? sa->family : APR_INET;
+}
+
+/* One connect, to sa, by the deadline, on a socket of its own (the one a
+ * failed connect leaves is in no state to try another address).  APR
+ * connects without blocking and polls for at most the time left. */
+static apr_status_t connect_one(apr_sockaddr_t *sa, apr_time_t deadline,
+                                apr_pool_t *p, apr_socket_t **sock)
+{
+    apr_interval_time_t left = time_left(deadline);
+    apr_status_t rv;
+
+    *sock = NULL;
+    if (!left) {
         return APR_TIMEUP;
+    }
+    if ((rv = apr_socket_create(sock, sa->family, SOCK_STREAM,
+                                APR_PROTO_TCP, p)) != APR_SUCCESS) {
+        *sock = NULL;
+        return rv;
     }
     apr_socket_timeout_set(*sock, left);
     if ((rv = apr_socket_connect(*sock, sa)) != APR_SUCCESS) {
-        addr->ip[0] = '\0';
-    }
-    else if (!known
-             && apr_sockaddr_ip_getbuf(addr->ip, sizeof(addr->ip), sa)
-                == APR_SUCCESS) {
-        addr->family = sa->family;
+        apr_socket_close(*sock);
+        *sock = NULL;
     }
     return rv;
 }
 
-static apr_status_t member_connect(proxy_worker *w, vf_health_addr *addr,
-                                   apr_time_t deadline, apr_pool_t *p,
-                                   apr_socket_t **sock)
+/*
+ * A member given by host name is resolved under the resolver's own
+ * timeouts, not the deadline: only while no address is known (known, the
+ * one the last check passed at).  Each address the name resolves to is
+ * tried in turn, as mod_proxy does for requests, in the time left: a
+ * "localhost" that is ::1 first must not fail a php-fpm listening on
+ * 127.0.0.1.  *used: the address connected to, for the caller to keep if
+ * the whole check passes.  The error is the last address's.
+ */
+static apr_status_t connect_tcp(proxy_worker *w, const vf_health_addr *known,
+                                vf_health_addr *used, apr_time_t deadline,
+                                apr_pool_t *p, apr_socket_t **sock)
 {
-    return w->s->uds_path[0] ? connect_unix(w, deadline, p, sock)
-                             : connect_tcp(w, addr, deadline, p, sock);
+    apr_sockaddr_t *sa;
+    apr_status_t rv;
+
+    rv = known->ip[0]
+         ? apr_sockaddr_info_get(&sa, known->ip, known->family, w->s->port,
+                                 0, p)
+         : apr_sockaddr_info_get(&sa, w->s->hostname_ex, APR_UNSPEC,
+                                 w->s->port, 0, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    for (; sa; sa = sa->next) {
+        if ((rv = connect_one(sa, deadline, p, sock)) == APR_SUCCESS) {
+            addr_keep(used, sa);
+            return APR_SUCCESS;
+        }
+        if (APR_STATUS_IS_TIMEUP(rv)) {
+            break;              /* no time left for the next */
+        }
+    }
+    return rv;
+}
+
+static apr_status_t member_connect(proxy_worker *w,
+                                   const vf_health_addr *known,
+                                   vf_health_addr *used, apr_time_t deadline,
+                                   apr_pool_t *p, apr_socket_t **sock)
+{
+    return w->s->uds_path[0]
+           ? connect_unix(w, deadline, p, sock)
+           : connect_tcp(w, known, used, deadline, p, sock);
 }
 
 /*
@@ -496,15 +537,20 @@ static apr_status_t send_request(apr_socket_t *sock, const struct iovec *req,
     return APR_SUCCESS;
 }
 
+/* NULL when the member passed, else what was wrong.  *used: the TCP
+ * address it connected to (ip empty when none). */
 static const char *check_member(const vf_health_conf *hc, proxy_worker *w,
-                                vf_health_addr *addr, apr_pool_t *p)
+                                const vf_health_addr *known,
+                                vf_health_addr *used, apr_pool_t *p)
 {
     apr_time_t deadline = apr_time_now() + hc->timeout;
     apr_socket_t *sock = NULL;
     struct iovec req = build_request(hc, p);
-    apr_status_t rv = member_connect(w, addr, deadline, p, &sock);
+    apr_status_t rv;
     const char *why;
 
+    used->ip[0] = '\0';
+    rv = member_connect(w, known, used, deadline, p, &sock);
     if (rv != APR_SUCCESS) {
         why = connect_failure(hc, rv, p);
     }
@@ -582,19 +628,43 @@ typedef struct {
     const vf_health_conf *hc;
     proxy_worker *w;
     vf_health_shared *hs;
-    vf_health_addr *addr;
+    vf_health_addr *addr;       /* the address kept for the member: the
+                                 * check reads it, remember_addr() alone
+                                 * writes it, after the join */
+    vf_health_addr used;        /* the address the check connected to */
     apr_pool_t *p;              /* the check's own, with its own allocator:
                                  * a thread allocates from nothing else */
     const char *why;            /* check_member()'s answer */
 } vf_health_job;
 
+static void run_check(vf_health_job *job)
+{
+    job->why = check_member(job->hc, job->w, job->addr, &job->used, job->p);
+}
+
 static void *APR_THREAD_FUNC run_job(apr_thread_t *t, void *data)
 {
-    vf_health_job *job = data;
-
     (void)t;
-    job->why = check_member(job->hc, job->w, job->addr, job->p);
+    run_check(data);
     return NULL;
+}
+
+/*
+ * The next check connects to the address this one passed at, without the
+ * resolver.  A check that failed, whatever failed (connect, send, answer),
+ * forgets it, so the next resolves the name again: the name may point
+ * elsewhere now, and an address that accepts but does not answer (a
+ * stopped or reassigned host) is no better than one that refuses.  In the
+ * watchdog's thread, after the checks' threads are joined.
+ */
+static void remember_addr(vf_health_job *job)
+{
+    if (job->why) {
+        job->addr->ip[0] = '\0';
+    }
+    else if (job->used.ip[0]) {
+        *job->addr = job->used;
+    }
 }
 
 /* A pool for one check, freed with ptemp: a child of ptemp (created
@@ -639,7 +709,7 @@ static void run_jobs(vf_health_job *jobs, int n, apr_pool_t *ptemp)
             }
             if (!threads[k]) {
                 job->p = ptemp;
-                job->why = check_member(job->hc, job->w, job->addr, ptemp);
+                run_check(job);
             }
         }
         for (k = 0; k < batch; k++) {
@@ -693,6 +763,7 @@ static apr_status_t watchdog_tick(int state, void *data, apr_pool_t *ptemp)
     for (i = 0; i < due->nelts; i++) {
         vf_health_job *job = &APR_ARRAY_IDX(due, i, vf_health_job);
 
+        remember_addr(job);
         record(job->hc, job->w, job->hs, job->why, run->s, ptemp);
     }
     return APR_SUCCESS;
