@@ -21,11 +21,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use VfBal;
 
-plan skip_all => 'needs root (httpd with User www-data)' if $> != 0;
-plan skip_all => 'build/bin/fcgi-misbehave missing: run make first'
-    unless -x repo_dir() . '/build/bin/fcgi-misbehave';
-plan skip_all => 'no mount namespaces here (unshare -m)'
-    unless system('unshare -m true >/dev/null 2>&1') == 0;
+if (my $why = VfBal::private_hosts_unavailable()) { plan skip_all => $why }
 
 my $hosts = VfBal::private_hosts();
 sub hosts { VfBal::set_hosts($hosts, $_[0]) }

@@ -740,6 +740,17 @@ sub stop_misbehave {
 # From now on httpd (httpd_bin) starts in a mount namespace of its own
 # whose /etc/hosts is a file of the test's, bind-mounted: returns its
 # path, for set_hosts.  It and the wrapper go at exit.  Needs unshare -m.
+# Why a test of httpd with a hosts file of its own (private_hosts) and
+# t/bin/fcgi-misbehave members cannot run here, or undef.
+sub private_hosts_unavailable {
+    return 'needs root (httpd with User www-data)' if $> != 0;
+    return 'build/bin/fcgi-misbehave missing: run make first'
+        unless -x "$REPO/build/bin/fcgi-misbehave";
+    return 'no mount namespaces here (unshare -m)'
+        unless system('unshare -m true >/dev/null 2>&1') == 0;
+    return undef;
+}
+
 sub private_hosts {
     my $dir = tempdir('vfhosts.XXXX', TMPDIR => 1, CLEANUP => 1);
     my $hosts = "$dir/hosts";
