@@ -218,16 +218,18 @@ int vf_body_prepare(request_rec *r, vf_body **bp)
     const char *cl = te ? NULL : apr_table_get(r->headers_in,
                                                "Content-Length");
     apr_off_t total = 0, announced, limit = proxy_limit(r);
-    vf_body *b;
+    const char *key = body_key(r);
+    vf_body *b = NULL;
     int status;
 
     /* What was read for a first attempt is still here for the next. */
-    if ((b = body_of(r))) {
+    apr_pool_userdata_get((void **)&b, key, r->pool);
+    if (b) {
         *bp = b;
         return OK;
     }
     *bp = b = apr_pcalloc(r->pool, sizeof(*b));
-    apr_pool_userdata_setn(b, body_key(r), NULL, r->pool);
+    apr_pool_userdata_setn(b, key, NULL, r->pool);
     b->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     b->complete = 0;
     b->length = -1;
