@@ -188,9 +188,9 @@ static int exchange(request_rec *r, proxy_conn_rec *backend,
 }
 
 /* A local redirect or ProxyErrorOverride's error page, noted by settle()
- * for hand_back_status: the target, or the status. */
+ * for hand_back_status: the target (a local path, so it starts with '/'),
+ * or the status. */
 #define VF_NOTE_SERVE_LOCAL "vhostfcgi-serve-local"
-#define VF_NOTE_SERVE_KIND  "vhostfcgi-serve-kind"
 
 /* Step 5: what the outcome means for the balancer and for the client. */
 static int settle(request_rec *r, proxy_conn_rec *backend,
@@ -220,8 +220,6 @@ static int settle(request_rec *r, proxy_conn_rec *backend,
         apr_table_setn(r->notes, VF_NOTE_SERVE_LOCAL, x->redirect
                        ? x->redirect
                        : apr_itoa(r->pool, x->die_status));
-        apr_table_setn(r->notes, VF_NOTE_SERVE_KIND,
-                       x->redirect ? "redirect" : "die");
         return OK;
     }
     status = vf_exchange_finish(x, outcome);
@@ -286,15 +284,13 @@ static int not_the_backends(request_rec *r, proxy_worker *worker,
 static int serve_local(int *status, request_rec *r)
 {
     const char *what = apr_table_get(r->notes, VF_NOTE_SERVE_LOCAL);
-    const char *kind = apr_table_get(r->notes, VF_NOTE_SERVE_KIND);
 
-    if (!what || !kind) {
+    if (!what) {
         return DECLINED;
     }
     apr_table_unset(r->notes, VF_NOTE_SERVE_LOCAL);
-    apr_table_unset(r->notes, VF_NOTE_SERVE_KIND);
     if (*status == OK) {
-        if (!strcmp(kind, "redirect")) {
+        if (what[0] == '/') {
             vf_exchange_serve_local(r, what, 0);
         }
         else {
